@@ -1,0 +1,125 @@
+"""Benchmark: our training step against torchvision's GoogLeNet and the machine's matmul peak."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from .data import DataConfig, load_data
+from .engine import make_optimizer
+from .model import InceptionV1
+from .predict import predict_probabilities
+from .profiles import get_profile
+
+
+def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
+    """Return the best float32 GFLOP/s of a square matrix multiply on this machine."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up: the first call pays for thread start-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def train_step_flops(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> int:
+    """Return the floating-point operations of one forward+backward pass."""
+    loss_fn = nn.CrossEntropyLoss()
+    with FlopCounterMode(display=False) as counter:
+        loss_fn(model(images), labels).backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def time_train_steps(model: nn.Module, optimizer, images: torch.Tensor, labels: torch.Tensor,
+                     steps: int, channels_last: bool = False) -> float:
+    """Return the median seconds of one training step (after two warm-up steps)."""
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    model.train()
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+    times = []
+    for step in range(steps + 2):
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(images), labels).backward()
+        optimizer.step()
+        if step >= 2:
+            times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def data_images_per_second(config: DataConfig, batches: int = 40) -> float:
+    """Return how many training images per second the data pipeline alone delivers."""
+    loader = load_data(config).train
+    count, start = 0, time.perf_counter()
+    for i, (images, _) in enumerate(loader):
+        count += images.shape[0]
+        if i + 1 >= batches:
+            break
+    return count / (time.perf_counter() - start)
+
+
+def predict_latency_ms(model: nn.Module, image: torch.Tensor, repeats: int = 20) -> float:
+    """Return the median milliseconds to predict one preprocessed image."""
+    predict_probabilities(model, image[None])
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predict_probabilities(model, image[None])
+        times.append(time.perf_counter() - start)
+    return 1000 * sorted(times)[len(times) // 2]
+
+
+def run_bench(image_size: int | None = None, batch_size: int | None = None, steps: int = 8,
+              verbose: bool = True) -> dict:
+    """Measure everything in one run on the same threads; return the figures as a dict."""
+    import torchvision
+
+    profile = get_profile("cpu")
+    image_size = image_size or profile.data.image_size
+    batch_size = batch_size or profile.data.batch_size
+    say = print if verbose else (lambda *a, **k: None)
+    torch.manual_seed(0)
+    peak = matmul_peak_gflops()
+    say(f"matmul peak: {peak:.1f} GFLOP/s on {torch.get_num_threads()} threads")
+
+    channels = profile.data.channels
+    ours = InceptionV1(num_classes=10, in_channels=channels, **profile.model)
+    images = torch.randn(batch_size, channels, image_size, image_size)
+    labels = torch.randint(0, 10, (batch_size,))
+    ours_flops = train_step_flops(ours, images, labels)
+    ours_s = time_train_steps(ours, make_optimizer(ours, profile.train), images, labels, steps,
+                              channels_last=bool(profile.train.channels_last))
+    say(f"ours: {batch_size / ours_s:.0f} img/s, {ours_flops / ours_s / 1e9:.1f} GFLOP/s")
+
+    # torchvision's model as its users run it: 3-channel input, default settings, plain SGD.
+    tv = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True, num_classes=10)
+    tv_images = torch.randn(batch_size, 3, image_size, image_size)
+    tv_s = time_train_steps(tv, torch.optim.SGD(tv.parameters(), lr=0.01, momentum=0.9), tv_images, labels, steps)
+    say(f"torchvision googlenet: {batch_size / tv_s:.0f} img/s")
+
+    data_rate = data_images_per_second(DataConfig(image_size=image_size, channels=channels, batch_size=batch_size))
+    latency = predict_latency_ms(ours, images[0])
+    result = {
+        "image_size": image_size, "batch_size": batch_size, "threads": torch.get_num_threads(),
+        "peak_gflops": round(peak, 2),
+        "ours_img_s": round(batch_size / ours_s, 1),
+        "torchvision_img_s": round(batch_size / tv_s, 1),
+        "speedup_vs_torchvision": round(tv_s / ours_s, 3),
+        "ours_gflops": round(ours_flops / ours_s / 1e9, 2),
+        "ours_gflop_per_step": round(ours_flops / 1e9, 3),
+        "fraction_of_peak": round(ours_flops / ours_s / 1e9 / peak, 3),
+        "data_img_s": round(data_rate, 1),
+        "data_vs_train": round(data_rate / (batch_size / ours_s), 1),
+        "predict_ms": round(latency, 2),
+    }
+    say(f"data pipeline: {data_rate:.0f} img/s ({result['data_vs_train']}x training); "
+        f"predict one image: {latency:.1f} ms")
+    return result

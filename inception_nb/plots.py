@@ -1,0 +1,451 @@
+"""Figures for the notebooks: training curves, confusion matrix, image galleries, conv1 filters,
+what each branch of an Inception block responds to, a diagram of the block, and predictions.
+
+Every plotting function returns its matplotlib Figure. Figures are released from pyplot, so a notebook
+cell that ends with the call shows the figure exactly once; `fig.savefig("name.png")` writes it to a file.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
+from matplotlib.ticker import MaxNLocator
+from torch import Tensor, nn
+
+BRANCH_LABELS = {"1x1": "1x1 conv", "3x3": "1x1→3x3", "5x5": "1x1→5x5", "pool": "3x3 pool→1x1"}
+# Colour per operation in the block diagram (and its legend): 1x1 convs, 3x3 convs, 5x5 convs, max pooling.
+BLOCK_COLOURS = {1: "#ffe08a", 3: "#9fd3f5", 5: "#f5a9a9", "pool": "#b8e0a3", "io": "#e4e4e4"}
+
+
+def _figure(figsize) -> Figure:
+    # Made through pyplot so Jupyter's inline backend is loaded, then closed: pyplot would otherwise show
+    # it a second time at the end of the cell, and tests that make many figures would leave them open.
+    fig = plt.figure(figsize=figsize, layout="constrained")
+    plt.close(fig)
+    return fig
+
+
+def _fig_ax(ax: Optional[Axes], figsize) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig = _figure(figsize)
+    return fig, fig.subplots()
+
+
+def _indices(values, name: str, num_classes: int) -> Tensor:
+    t = torch.as_tensor(values).detach().cpu()
+    if t.dim() == 2:  # logits or probabilities: the prediction is the largest
+        t = t.argmax(1)
+    if t.dim() != 1:
+        raise ValueError(f"{name} must be class indices shaped [N], got shape {tuple(t.shape)}")
+    bad = t[(t < 0) | (t >= num_classes)]
+    if bad.numel():
+        raise ValueError(f"{name} holds class {int(bad[0])}, outside 0..{num_classes - 1}; pass all the dataset's "
+                         "classes (classes=data.classes, num_classes=len(data.classes))")
+    return t.long()
+
+
+def _image_array(image, mean=None, std=None) -> np.ndarray:
+    """Return H x W (grayscale) or H x W x 3 (RGB) floats in [0, 1] from a tensor, array, PIL image or path."""
+    if isinstance(image, (str, Path)):
+        from .data import open_image
+        image = open_image(image)
+    if hasattr(image, "convert"):  # a PIL image
+        image = np.asarray(image.convert("L" if image.mode in ("1", "L") else "RGB"))
+    from_torch = isinstance(image, Tensor)
+    x = image.detach().cpu() if from_torch else torch.from_numpy(np.array(image))  # a copy: PIL's is read-only
+    if x.dim() == 4 and x.shape[0] == 1:
+        x = x[0]
+    if x.dim() == 3 and not from_torch and x.shape[-1] in (1, 3, 4):
+        x = x.permute(2, 0, 1)  # numpy and PIL keep channels last, torch first
+    if x.dim() == 2:
+        x = x[None]
+    if x.dim() != 3 or x.shape[0] not in (1, 3, 4):
+        raise ValueError(f"cannot show an image shaped {tuple(x.shape)}; pass one image as [C,H,W] with "
+                         "C = 1 (grayscale) or 3 (RGB), or [H,W]")
+    x = x[:3]  # drop an alpha channel
+    if x.dtype == torch.uint8:
+        x = x.float() / 255  # raw pixels: mean/std belong to normalised tensors only
+    else:
+        x = x.float()
+        if mean is not None and std is not None:
+            if len(mean) != x.shape[0] or len(std) != x.shape[0]:
+                raise ValueError(f"mean/std have {len(mean)}/{len(std)} values but the image has {x.shape[0]} "
+                                 "channels; pass the statistics of the data it came from (data.mean, data.std)")
+            x = x * torch.tensor(std).view(-1, 1, 1) + torch.tensor(mean).view(-1, 1, 1)
+        elif x.min() < 0 or x.max() > 1:  # normalised, but we were not told how: stretch to the full range
+            x = (x - x.min()) / (x.max() - x.min()).clamp_min(1e-12)
+    x = x.clamp(0, 1)
+    return x[0].numpy() if x.shape[0] == 1 else x.permute(1, 2, 0).numpy()
+
+
+def _show(ax: Axes, img: np.ndarray, **kwargs) -> None:
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest", **kwargs)
+    _blank(ax)
+
+
+def _blank(ax: Axes) -> None:
+    # Hide ticks and frame but keep the y label, which names a row in the galleries.
+    ax.set(xticks=[], yticks=[])
+    ax.spines[:].set_visible(False)
+
+
+def _mosaic(tiles: list, nrows: int, ncols: int, gap: int = 1) -> np.ndarray:
+    # One image with white gaps draws far faster than one axes per tile (an 8x8 filter grid, a class row).
+    h, w = tiles[0].shape[:2]
+    out = np.ones((nrows * (h + gap) - gap, ncols * (w + gap) - gap, 3))
+    for i, tile in enumerate(tiles):
+        y, x = (i // ncols) * (h + gap), (i % ncols) * (w + gap)
+        out[y:y + h, x:x + w] = tile[..., None] if tile.ndim == 2 else tile
+    return out
+
+
+def _gallery_axes(n: int, ncols: Optional[int], cell=(2.0, 2.3)) -> tuple[Figure, list]:
+    ncols = ncols or min(n, max(4, math.ceil(math.sqrt(n))))
+    nrows = math.ceil(n / ncols)
+    fig = _figure((cell[0] * ncols, cell[1] * nrows + 0.5))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.remove()
+    return fig, list(axes[:n])
+
+
+def plot_history(history, figsize=(11, 4)) -> Figure:
+    """Return a two-panel figure: loss and accuracy (%) per epoch, for train and test."""
+    if isinstance(history, dict):  # a loaded history.json
+        from .engine import History
+        history = History.from_dict(history)
+    epochs = history.column("epoch")
+    if not epochs:
+        raise ValueError("history has no epochs yet; train for at least one epoch (fit(...)) before plotting it")
+    fig = _figure(figsize)
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    marker = "o" if len(epochs) <= 25 else None
+    accs = history.column("train_acc") + history.column("test_acc")
+    scale = 1 if max(accs) > 1 else 100  # History stores fractions; accept percentages too
+    for ax, key, k, ylabel in ((loss_ax, "loss", 1, "loss (cross-entropy)"), (acc_ax, "acc", scale, "accuracy (%)")):
+        for split, style in (("train", "-"), ("test", "--")):
+            ax.plot(epochs, [v * k for v in history.column(f"{split}_{key}")], style, marker=marker, label=split)
+        ax.set(xlabel="epoch", ylabel=ylabel, title=ylabel.split(" ")[0].capitalize())
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    test_acc = [v * scale for v in history.column("test_acc")]
+    best = int(np.argmax(test_acc))
+    acc_ax.annotate(f"best {test_acc[best]:.1f}%", (epochs[best], test_acc[best]), xytext=(0, -18),
+                    textcoords="offset points", ha="center", fontsize=9)
+    fig.suptitle(f"Training history: {len(epochs)} epochs, best test accuracy {test_acc[best]:.1f}% "
+                 f"(epoch {epochs[best]})")
+    return fig
+
+
+def confusion_matrix(labels, preds, num_classes: int) -> Tensor:
+    """Return int64 counts [num_classes, num_classes]: row = true class, column = predicted class."""
+    labels, preds = _indices(labels, "labels", num_classes), _indices(preds, "preds", num_classes)
+    if labels.shape != preds.shape:
+        raise ValueError(f"labels and preds must be the same length, got {len(labels)} and {len(preds)}; "
+                         "collect both from the same pass over the data")
+    return torch.bincount(labels * num_classes + preds, minlength=num_classes ** 2).view(num_classes, num_classes)
+
+
+def plot_confusion_matrix(matrix, classes: Sequence[str], normalize: bool = True, ax: Optional[Axes] = None,
+                          figsize=None, cmap: str = "Blues") -> Figure:
+    """Return a heat map of the confusion matrix (rows: true class), annotated, with per-class accuracy."""
+    m = np.asarray(torch.as_tensor(matrix).cpu(), dtype=float)
+    n = len(classes)
+    if m.shape != (n, n):
+        raise ValueError(f"matrix is {m.shape[0]}x{m.shape[-1]} but classes has {n} names; pass the class "
+                         "list the matrix was counted with")
+    rows = m.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = 100 * m / rows[:, None]
+        recall = 100 * np.diag(m) / rows
+    shown = np.nan_to_num(pct) if normalize else m
+    fig, ax = _fig_ax(ax, figsize or (0.55 * n + 4.5, 0.5 * n + 2.8))
+    im = ax.imshow(shown, cmap=cmap, vmin=0, vmax=100 if normalize else max(m.max(), 1))
+    if n <= 30:  # beyond that the numbers no longer fit in the cells
+        for (i, j), count in np.ndenumerate(m):
+            if count == 0:
+                continue  # blank zeros keep the eye on the mistakes
+            text = (f"{pct[i, j]:.0f}" if pct[i, j] >= 0.5 else "<1") if normalize else f"{int(count)}"
+            dark = shown[i, j] > 0.6 * im.norm.vmax
+            ax.text(j, i, text, ha="center", va="center", fontsize=8 if n <= 12 else 6,
+                    color="white" if dark else "black")
+    ax.set_xticks(range(n), classes, rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(n), classes)
+    ax.set(xlabel="predicted class", ylabel="true class")
+    right = ax.secondary_yaxis("right")
+    right.set_yticks(range(n), ["n/a" if np.isnan(r) else f"{r:.0f}%" for r in recall])
+    right.set_ylabel("per-class accuracy")
+    total = m.sum()
+    ax.set_title(f"Confusion matrix: {np.trace(m) / max(total, 1):.1%} of {int(total):,} images correct"
+                 + ("\n(% of each true class; rows sum to 100)" if normalize else "\n(image counts)"))
+    fig.colorbar(im, ax=ax, label="% of the true class" if normalize else "images", shrink=0.8, pad=0.02)
+    return fig
+
+
+def plot_misclassified(images, labels, preds, classes: Sequence[str], mean=None, std=None, max_images: int = 16,
+                       probs=None, ncols: Optional[int] = None) -> Figure:
+    """Return a gallery of wrongly classified images titled 'true: X / pred: Y (p%)' (most confident first)."""
+    labels, preds = _indices(labels, "labels", len(classes)), _indices(preds, "preds", len(classes))
+    if not len(images) == len(labels) == len(preds):
+        raise ValueError(f"images, labels and preds must be the same length, got {len(images)}, {len(labels)} and "
+                         f"{len(preds)}; collect them from the same batches")
+    if max_images < 1:
+        raise ValueError(f"max_images must be at least 1, got {max_images}")
+    wrong = (labels != preds).nonzero().flatten()
+    conf = None
+    if probs is not None:
+        p = torch.as_tensor(probs).detach().float().cpu()
+        conf = p.gather(1, preds[:, None]).flatten() if p.dim() == 2 else p.flatten()
+        wrong = wrong[conf[wrong].argsort(descending=True)]  # confident mistakes teach the most
+    if len(wrong) == 0:
+        fig, ax = _fig_ax(None, (7, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"No misclassified images: all {len(labels):,} predictions are correct.", ha="center",
+                va="center", fontsize=12, transform=ax.transAxes)
+        return fig
+    shown = wrong[:max_images].tolist()
+    fig, axes = _gallery_axes(len(shown), ncols)
+    for ax, i in zip(axes, shown):
+        _show(ax, _image_array(images[i], mean, std))
+        p = f" ({conf[i]:.0%})" if conf is not None else ""
+        ax.set_title(f"true: {classes[labels[i]]}\npred: {classes[preds[i]]}{p}", fontsize=9)
+    fig.suptitle(f"Misclassified: {len(shown)} of {len(wrong):,} mistakes ({len(wrong) / len(labels):.1%} of "
+                 f"{len(labels):,} images)" + (", most confident first" if conf is not None else ""))
+    return fig
+
+
+def plot_examples(images, labels, classes: Sequence[str], per_class: int = 8, mean=None, std=None) -> Figure:
+    """Return a grid with one row of `per_class` example images per class, the class name at each row's start."""
+    labels = _indices(labels, "labels", len(classes))
+    if len(images) != len(labels) or per_class < 1:
+        raise ValueError(f"need as many labels as images (got {len(labels)} and {len(images)}) and per_class >= 1 "
+                         f"(got {per_class})")
+    fig = _figure((1.0 * per_class + 1.8, 1.0 * len(classes) + 0.6))
+    axes = fig.subplots(len(classes), 1, squeeze=False).ravel()
+    blank = np.ones(_image_array(images[0], mean, std).shape[:2] if len(images) else (1, 1))
+    for c, ax in enumerate(axes):
+        tiles = [_image_array(images[i], mean, std) for i in (labels == c).nonzero().flatten()[:per_class].tolist()]
+        ax.imshow(_mosaic(tiles + [blank] * (per_class - len(tiles)), 1, per_class, gap=2), interpolation="nearest")
+        _blank(ax)
+        ax.set_ylabel(classes[c] if tiles else f"{classes[c]}\n(no images)", rotation=0, ha="right", va="center")
+    fig.suptitle(f"{len(classes)} classes, {per_class} examples each")
+    return fig
+
+
+def _first_conv(model: nn.Module) -> nn.Conv2d:
+    for root in (getattr(model, "conv1", None), model):
+        for m in root.modules() if root is not None else ():
+            if isinstance(m, nn.Conv2d):
+                return m
+    raise ValueError(f"{type(model).__name__} has no nn.Conv2d; pass an InceptionV1 (or any CNN)")
+
+
+def plot_conv1_filters(model: nn.Module, ncols: int = 8) -> Figure:
+    """Return the first conv layer's kernels as a grid of small images, each scaled to its own range."""
+    conv = _first_conv(model)
+    w = conv.weight.detach().float().cpu()  # out x in x k x k
+    lo, hi = w.amin((1, 2, 3), keepdim=True), w.amax((1, 2, 3), keepdim=True)
+    w = (w - lo) / (hi - lo).clamp_min(1e-12)
+    c, kh, kw = w.shape[1:]
+    tiles = [(f.permute(1, 2, 0) if c == 3 else f.mean(0)).numpy() for f in w]
+    nrows, ncols = math.ceil(len(tiles) / ncols), min(ncols, len(tiles))
+    fig, ax = _fig_ax(None, (0.8 * ncols + 0.4, 0.8 * nrows + 1.0))
+    ax.imshow(_mosaic(tiles, nrows, ncols), cmap="gray", interpolation="nearest")
+    _blank(ax)
+    how = {1: "grayscale", 3: "RGB"}.get(c, f"mean of {c} channels")
+    ax.set_title(f"conv1: {len(tiles)} filters of {kh}x{kw} ({how})\n"
+                 "each scaled to its own range: black = most negative, white = most positive weight", fontsize=10)
+    return fig
+
+
+def _find_block(module: nn.Module) -> nn.Module:
+    # The seed preset packs inception5b with its pooling into a Sequential; look inside for the block.
+    for m in module.modules():
+        if all(hasattr(m, f"branch{i}") for i in range(1, 5)):
+            return m
+    raise ValueError(f"{type(module).__name__} is not an Inception block (no branch1..branch4); pass e.g. "
+                     "model.inception3a")
+
+
+def branch_feature_maps(model: nn.Module, image: Tensor, block: str = "inception3a") -> dict[str, Tensor]:
+    """Return {"1x1", "3x3", "5x5", "pool"}: each branch's output [channels, h, w] for one preprocessed image.
+
+    `model` is a whole InceptionV1 (the named `block` is hooked while the model runs), or a single block,
+    in which case `image` is that block's input activation.
+    """
+    if hasattr(model, "branch1"):
+        target, run = model, model
+    else:
+        if not isinstance(getattr(model, block, None), nn.Module):
+            names = [n for n, m in model.named_children() if any(hasattr(x, "branch1") for x in m.modules())]
+            raise ValueError(f"model has no block {block!r}; use one of {names}")
+        target, run = _find_block(getattr(model, block)), model
+    x = image.detach()
+    if x.dim() == 3:
+        x = x[None]
+    if x.dim() != 4 or x.shape[0] != 1:
+        raise ValueError(f"image must be one preprocessed image [C,H,W], got shape {tuple(image.shape)}; "
+                         "pass images[0], not a batch")
+    maps: dict[str, Tensor] = {}
+    hooks = [getattr(target, f"branch{i}").register_forward_hook(
+        lambda _m, _inp, out, key=key: maps.__setitem__(key, out[0].detach().float().cpu().clone()))
+        for i, key in enumerate(BRANCH_LABELS, start=1)]
+    was_training = run.training
+    try:
+        with torch.no_grad():
+            run.eval()(x.to(next(run.parameters()).device))
+    finally:
+        for h in hooks:
+            h.remove()
+        run.train(was_training)
+    return maps
+
+
+def plot_branch_maps(maps: dict, image=None, channels_per_branch: int = 6, mean=None, std=None,
+                     title: Optional[str] = None) -> Figure:
+    """Return one row per branch with its most active channels' maps (chosen by mean activation)."""
+    if not maps:
+        raise ValueError("maps is empty; pass the dict that branch_feature_maps returns")
+    k = channels_per_branch
+    extra = image is not None
+    fig = _figure((1.3 * k + 1.8 + 2.6 * extra, 1.4 * len(maps) + 0.8))
+    gs = fig.add_gridspec(len(maps), k + extra, width_ratios=[2.2] * extra + [1] * k)
+    if extra:
+        img_ax = fig.add_subplot(gs[:, 0])
+        _show(img_ax, _image_array(image, mean, std))
+        img_ax.set_title("input image")
+    for r, (key, t) in enumerate(maps.items()):
+        t = torch.as_tensor(t).float()
+        if t.dim() != 3:
+            raise ValueError(f"maps[{key!r}] must be [channels, h, w], got shape {tuple(t.shape)}")
+        top = t.mean((1, 2)).argsort(descending=True)[:k].tolist()
+        vmax = max(float(t[top].max()), 1e-6)  # one scale per row: brighter = stronger response
+        for j in range(k):
+            ax = fig.add_subplot(gs[r, j + extra])
+            _blank(ax)
+            if j < len(top):
+                ax.imshow(t[top[j]].numpy(), cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
+                ax.set_title(f"ch {top[j]}", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"{BRANCH_LABELS.get(key, key)}\n{t.shape[0]} channels", rotation=0,
+                              ha="right", va="center")
+    fig.suptitle(title or f"The {k} most active channels of each branch (brighter = stronger response)")
+    return fig
+
+
+def draw_inception_block(ch1x1: int = 64, ch3x3red: int = 96, ch3x3: int = 128, ch5x5red: int = 16,
+                         ch5x5: int = 32, pool_proj: int = 32, in_channels: int = 192, ax: Optional[Axes] = None,
+                         title: Optional[str] = None, five_kernel: int = 5) -> Figure:
+    """Return a diagram of an Inception block: previous layer, four parallel branches, concatenation."""
+    fig, ax = _fig_ax(ax, (9.5, 6.2))
+    ax.set(xlim=(0, 10), ylim=(0, 10))
+    ax.axis("off")
+    out = ch1x1 + ch3x3 + ch5x5 + pool_proj
+
+    def box(x: float, y: float, text: str, colour: str, width: float = 2.1) -> None:
+        ax.add_patch(FancyBboxPatch((x - width / 2, y - 0.5), width, 1.0, facecolor=colour, edgecolor="#444",
+                                    linewidth=1.2, boxstyle="round,pad=0.02,rounding_size=0.15"))
+        ax.text(x, y, text, ha="center", va="center", fontsize=11)
+
+    def arrow(x: float, y0: float, y1: float) -> None:
+        ax.add_patch(FancyArrowPatch((x, y0), (x, y1), arrowstyle="-|>", mutation_scale=14, color="#444",
+                                     linewidth=1.2, shrinkA=0, shrinkB=0))
+
+    cols = [1.3 + i * 2.47 for i in range(4)]
+    prev_y, low_y, high_y, cat_y = 1.0, 3.7, 6.1, 8.8
+    box(5, prev_y, f"Previous layer\n{in_channels} ch", BLOCK_COLOURS["io"], width=9.5)
+    box(5, cat_y, f"Filter concatenation\n{ch1x1} + {ch3x3} + {ch5x5} + {pool_proj} = {out} ch",
+        BLOCK_COLOURS["io"], width=9.5)
+    k = five_kernel
+    for x, y, text, colour in ((cols[1], low_y, f"1x1 conv\n{ch3x3red} ch", 1),
+                               (cols[2], low_y, f"1x1 conv\n{ch5x5red} ch", 1),
+                               (cols[3], low_y, f"3x3 max pool\n{in_channels} ch", "pool"),
+                               (cols[0], high_y, f"1x1 conv\n{ch1x1} ch", 1),
+                               (cols[1], high_y, f"3x3 conv\n{ch3x3} ch", 3),
+                               (cols[2], high_y, f"{k}x{k} conv\n{ch5x5} ch", k if k in (1, 3) else 5),
+                               (cols[3], high_y, f"1x1 conv\n{pool_proj} ch", 1)):
+        box(x, y, text, BLOCK_COLOURS[colour])
+    arrow(cols[0], prev_y + 0.5, high_y - 0.5)  # the plain 1x1 branch has no reduction step
+    for x in cols[1:]:
+        arrow(x, prev_y + 0.5, low_y - 0.5)
+        arrow(x, low_y + 0.5, high_y - 0.5)
+    for x in cols:
+        arrow(x, high_y + 0.5, cat_y - 0.5)
+    kinds = ((1, "1x1 conv (reduce / project)"), (3, "3x3 conv"), (5, "5x5 conv"), ("pool", "3x3 max pool, stride 1"))
+    legend = [Patch(facecolor=BLOCK_COLOURS[key], edgecolor="#444", label=label) for key, label in kinds
+              if key != 5 or k == 5]  # torchvision's "5x5" branch is really 3x3 (pytorch/vision#906)
+    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=4, frameon=False, fontsize=9)
+    ax.set_title(title or "Inception block: four parallel branches, each keeps H x W,\n"
+                          "so their outputs stack along the channel axis")
+    return fig
+
+
+def draw_block(block: nn.Module, ax: Optional[Axes] = None, title: Optional[str] = None) -> Figure:
+    """Return draw_inception_block's diagram with the channel numbers read from an Inception block."""
+    block = _find_block(block)
+    convs = [[m for m in getattr(block, f"branch{i}").modules() if isinstance(m, nn.Conv2d)] for i in range(1, 5)]
+    ch = {"in_channels": convs[0][0].in_channels, "ch1x1": convs[0][0].out_channels,
+          "ch3x3red": convs[1][0].out_channels, "ch3x3": convs[1][-1].out_channels,
+          "ch5x5red": convs[2][0].out_channels, "ch5x5": convs[2][-1].out_channels,
+          "pool_proj": convs[3][-1].out_channels}
+    ch = {name: getattr(block, name, value) for name, value in ch.items()}
+    return draw_inception_block(**ch, ax=ax, title=title, five_kernel=convs[2][-1].kernel_size[0])
+
+
+def _check_top(top) -> list:
+    top = top["top"] if isinstance(top, dict) else top  # an item of predict_images' list works too
+    if not top or not all(isinstance(t, dict) and {"class", "prob"} <= t.keys() for t in top):
+        raise ValueError("top must be a non-empty list of {'class': str, 'prob': float}, as in "
+                         "predict_images(...)[i]['top']")
+    return list(top)
+
+
+def plot_predictions(image, top, mean=None, std=None, title: Optional[str] = None, figsize=(8, 3)) -> Figure:
+    """Return the image next to a bar chart of its top-k classes with probabilities in %."""
+    top = _check_top(top)
+    fig = _figure(figsize)
+    img_ax, bar_ax = fig.subplots(1, 2, width_ratios=[1, 1.7])
+    _show(img_ax, _image_array(image, mean, std))
+    img_ax.set_title(title or f"{top[0]['class']} ({top[0]['prob']:.0%})")
+    names, probs = [t["class"] for t in top][::-1], [100 * t["prob"] for t in top][::-1]
+    bars = bar_ax.barh(range(len(top)), probs, color=["#b0b0b0"] * (len(top) - 1) + ["tab:blue"])
+    bar_ax.bar_label(bars, [f"{p:.1f}%" for p in probs], padding=3, fontsize=9)
+    bar_ax.set_yticks(range(len(top)), names)
+    bar_ax.set(xlim=(0, 118), xticks=range(0, 101, 25), xlabel="probability (%)", title=f"top-{len(top)} classes")
+    bar_ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def plot_prediction_grid(images, results: list, mean=None, std=None, true: Optional[Sequence[str]] = None,
+                         ncols: Optional[int] = None) -> Figure:
+    """Return a grid of images, each titled with its top-1 class and probability (green/red when `true` is given).
+
+    `images=None` loads each result's "path", as `predict_images` returns them.
+    """
+    tops = [_check_top(r) for r in results]
+    if images is None:
+        images = [r["path"] for r in results]
+    if len(images) != len(tops) or (true is not None and len(true) != len(tops)):
+        raise ValueError(f"images, results (and true) must be the same length, got {len(images)}, {len(tops)}"
+                         + (f" and {len(true)}" if true is not None else ""))
+    if not tops:
+        raise ValueError("results is empty; predict at least one image")
+    fig, axes = _gallery_axes(len(tops), ncols)
+    for i, (ax, top) in enumerate(zip(axes, tops)):
+        _show(ax, _image_array(images[i], mean, std))
+        text, colour = f"{top[0]['class']} ({top[0]['prob']:.0%})", "black"
+        if true is not None:
+            text, colour = text + f"\ntrue: {true[i]}", "tab:green" if true[i] == top[0]["class"] else "tab:red"
+        ax.set_title(text, fontsize=9, color=colour)
+    right = sum(t[0]["class"] == c for t, c in zip(tops, true)) if true is not None else None
+    fig.suptitle("Top-1 predictions" + (f": {right} of {len(tops)} right" if right is not None else ""))
+    return fig

@@ -1,0 +1,71 @@
+"""Prediction: class probabilities for image files, one at a time or a whole folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from .data import IMAGE_EXTENSIONS, DataError, open_image, preprocess_image
+
+
+def image_files(folder) -> list:
+    """Return the image files directly inside `folder`, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"folder {folder} does not exist; pass a folder that holds image files")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise DataError(f"folder {folder} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}); "
+                        f"add some or pass another folder")
+    return files
+
+
+def predict_images(model: nn.Module, info, paths: Iterable, top_k: int = 3, batch_size: int = 64) -> list:
+    """Return [{"path", "top": [{"class", "prob"}, ...]}, ...] for each image file in `paths`."""
+    paths = [Path(p) for p in paths]
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    top_k = min(top_k, len(info.classes))
+    device = next(model.parameters()).device
+    model.eval()
+    results = []
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start:start + batch_size]
+        batch = torch.stack([preprocess_image(open_image(p), info.image_size, info.channels, info.mean, info.std)
+                             for p in chunk])
+        probs = predict_probabilities(model, batch.to(device))
+        values, indices = probs.topk(top_k, dim=1)
+        for path, vals, idxs in zip(chunk, values.tolist(), indices.tolist()):
+            top = [{"class": info.classes[i], "prob": round(v, 6)} for v, i in zip(vals, idxs)]
+            results.append({"path": str(path), "top": top})
+    return results
+
+
+def predict_probabilities(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """Return softmax class probabilities [N, classes] for a preprocessed batch."""
+    with torch.no_grad():
+        return torch.softmax(model.eval()(batch).float(), dim=1).cpu()
+
+
+def format_predictions(results: list) -> str:
+    """Return predictions as readable text, one image per block."""
+    lines = []
+    for item in results:
+        lines.append(Path(item["path"]).name)
+        lines += [f"  {t['prob']:7.2%}  {t['class']}" for t in item["top"]]
+    return "\n".join(lines)
+
+
+def collect_predictions(model: nn.Module, loader) -> tuple:
+    """Return (images, labels, predicted classes, probabilities) for a whole loader, on the CPU."""
+    device = next(model.parameters()).device
+    images, labels, probs = [], [], []
+    for batch, target in loader:
+        probs.append(predict_probabilities(model, batch.to(device)))
+        images.append(batch.cpu())
+        labels.append(target.cpu())
+    probs = torch.cat(probs)
+    return torch.cat(images), torch.cat(labels), probs.argmax(1), probs

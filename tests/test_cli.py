@@ -1,0 +1,147 @@
+"""`python -m inception_nb`: results as JSON, and exit 2 with one clear line on bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from inception_nb.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = ["--limit", "256", "--epochs", "1", "--batch-size", "64", "--image-size", "32", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Train once for the module; return (json result, output folder)."""
+    out = tmp_path_factory.mktemp("cli") / "run"
+    code, result = _run_json(["train", "--data", "fashion-mnist", *QUICK, "--out", str(out), "--json"])
+    assert code == 0
+    return result, out
+
+
+def _run_json(argv):
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(argv)
+    lines = [line for line in buffer.getvalue().splitlines() if line.strip()]
+    return code, json.loads(lines[-1]) if code == 0 else None
+
+
+def _bad(argv, capsys) -> str:
+    """Run the CLI expecting bad input; return the single stderr line."""
+    with pytest.raises(SystemExit) as exit_info:
+        sys.exit(main(argv))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, f"expected one line, got {err}"
+    assert err[0].startswith("error: ") and "Traceback" not in err[0]
+    return err[0]
+
+
+def test_train_json_has_the_documented_keys(trained):
+    result, out = trained
+    for key in ("test_acc", "test_loss", "train_acc", "train_loss", "epochs", "images_seen", "seconds",
+                "classes", "checkpoint", "history"):
+        assert key in result, key
+    assert result["epochs"] == 1 and result["images_seen"] == 256
+    assert result["classes"][0] == "T-shirt/top" and len(result["classes"]) == 10
+    assert Path(result["checkpoint"]) == out / "best.pt" and Path(result["checkpoint"]).exists()
+    assert json.loads(Path(result["history"]).read_text())["epochs"][0]["test_acc"] == result["test_acc"]
+
+
+def test_resume_trains_only_the_remaining_epochs(trained, tmp_path):
+    _, out = trained
+    code, result = _run_json(["train", "--data", "fashion-mnist", *QUICK[:2], "--epochs", "2", *QUICK[4:],
+                              "--resume", str(out / "last.pt"), "--out", str(tmp_path / "more"), "--json"])
+    assert code == 0 and result["epochs"] == 2
+    history = json.loads(Path(result["history"]).read_text())["epochs"]
+    assert [e["epoch"] for e in history] == [1, 2]
+
+
+def test_evaluate_reports_the_checkpoint_accuracy(trained):
+    result, out = trained
+    code, evaluated = _run_json(["evaluate", "--checkpoint", str(out / "best.pt"), "--data", "fashion-mnist",
+                                 "--limit", "256", "--device", "cpu", "--json"])
+    assert code == 0 and evaluated["images"] == 256
+    assert evaluated["test_acc"] == pytest.approx(result["test_acc"], abs=1e-6)
+
+
+def test_predict_json_lists_top_k_per_image(trained):
+    _, out = trained
+    samples = sorted((ROOT / "data" / "samples").glob("*.png"))
+    code, result = _run_json(["predict", "--checkpoint", str(out / "best.pt"), str(samples[0]),
+                              str(ROOT / "data" / "samples"), "--top-k", "3", "--json"])
+    assert code == 0
+    predictions = result["predictions"]
+    assert len(predictions) == 1 + len(samples)
+    first = predictions[0]
+    assert first["path"] == str(samples[0]) and len(first["top"]) == 3
+    probs = [t["prob"] for t in first["top"]]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
+    assert all(t["class"] in result_classes(out) for t in first["top"])
+
+
+def result_classes(out):
+    return torch.load(out / "best.pt", weights_only=True)["classes"]
+
+
+def test_summary_prints_the_seed_table(capsys):
+    assert main(["summary", "--preset", "seed"]) == 0
+    text = capsys.readouterr().out
+    assert "Linear-190" in text and "Total params: 7,012,472" in text
+
+
+def _image_folder(root: Path, classes=("cat", "dog"), per_class=3, size=16) -> Path:
+    for c in classes:
+        (root / c).mkdir(parents=True)
+        for i in range(per_class):
+            Image.new("RGB", (size, size), (i * 40, 80, 120)).save(root / c / f"{i}.png")
+    return root
+
+
+def test_bad_data_inputs_exit_2_with_one_line(tmp_path, capsys):
+    base = ["train", "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "o")]
+    assert "does not exist" in _bad([*base, "--data", str(tmp_path / "nope")], capsys)
+    (tmp_path / "empty").mkdir()
+    assert "class" in _bad([*base, "--data", str(tmp_path / "empty")], capsys)
+    folder = _image_folder(tmp_path / "ds")
+    (folder / "bird").mkdir()
+    assert "bird" in _bad([*base, "--data", str(folder)], capsys)
+    corrupt = _image_folder(tmp_path / "ds2")
+    (corrupt / "cat" / "broken.png").write_bytes(b"\x89PNG not really")
+    assert "broken.png" in _bad([*base, "--data", str(corrupt), "--batch-size", "2", "--image-size", "32"], capsys)
+    assert "batch" in _bad([*base, "--data", "fashion-mnist", "--limit", "100", "--batch-size", "500"], capsys)
+    assert "image size" in _bad([*base, "--data", "fashion-mnist", "--preset", "torchvision",
+                                 "--image-size", "8"], capsys).lower()
+    assert "--epochs" in _bad([*base[:1], "--epochs", "0"], capsys)
+
+
+def test_bad_checkpoint_and_image_inputs_exit_2_with_one_line(trained, tmp_path, capsys):
+    _, out = trained
+    assert "does not exist" in _bad(["evaluate", "--checkpoint", str(tmp_path / "x.pt")], capsys)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"1234")
+    assert "checkpoint" in _bad(["predict", "--checkpoint", str(junk), "a.png"], capsys)
+    assert "missing.png" in _bad(["predict", "--checkpoint", str(out / "best.pt"), str(tmp_path / "missing.png")],
+                                 capsys)
+    bad_image = tmp_path / "bad.jpg"
+    bad_image.write_bytes(b"not a jpeg")
+    assert "bad.jpg" in _bad(["predict", "--checkpoint", str(out / "best.pt"), str(bad_image)], capsys)
+    folder = _image_folder(tmp_path / "other", classes=("a", "b"))
+    assert "classes" in _bad(["evaluate", "--checkpoint", str(out / "best.pt"), "--data", str(folder)], capsys)
+
+
+def test_module_entry_point_runs_as_a_process():
+    done = subprocess.run([sys.executable, "-m", "inception_nb", "train", "--data", "/no/such/folder"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("error: ") and "/no/such/folder" in done.stderr
+    assert "Traceback" not in done.stderr

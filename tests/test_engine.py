@@ -1,0 +1,201 @@
+"""The seed post's loops, fit, checkpoints and resume, on a small slice of Fashion-MNIST."""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from inception_nb.checkpoint import CheckpointError, atomic_save, load_checkpoint
+from inception_nb.data import DataConfig, load_data
+from inception_nb.engine import History, TrainConfig, TrainingDiverged, fit, lr_at, train
+from inception_nb.engine import test as evaluate
+from inception_nb.model import InceptionV1
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    return load_data(DataConfig(image_size=32, channels=1, batch_size=64, limit=256, seed=0))
+
+
+def small_model(seed: int = 0) -> InceptionV1:
+    torch.manual_seed(seed)
+    return InceptionV1(num_classes=10, in_channels=1, preset="seed", stem_batchnorm=True)
+
+
+def config(tmp_path, **overrides) -> TrainConfig:
+    base = TrainConfig(epochs=2, lr=0.05, out_dir=str(tmp_path / "run"), progress=False, device="cpu")
+    return replace(base, **overrides)
+
+
+def state_equal(a: nn.Module, b: nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_post_train_and_test_loops_return_accuracy_and_mean_loss(small_data):
+    model = small_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    first_loss = None
+    for _ in range(3):
+        acc, loss = train(small_data.train, model, loss_fn, optimizer)
+        first_loss = loss if first_loss is None else first_loss
+        assert 0.0 <= acc <= 1.0 and loss > 0
+    assert loss < first_loss, "three passes over the same images should lower the training loss"
+    test_acc, test_loss = evaluate(small_data.test, model, loss_fn)
+    assert 0.0 <= test_acc <= 1.0 and test_loss > 0
+    # test() must not train: weights are unchanged by evaluation
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    evaluate(small_data.test, model, loss_fn)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_fit_records_history_and_writes_checkpoints(small_data, tmp_path):
+    history = fit(small_model(), small_data, config(tmp_path))
+    assert [r.epoch for r in history.epochs] == [1, 2]
+    assert history.stopped == "completed"
+    assert history.images_seen == 2 * (256 // 64) * 64, "training drops only the last partial batch"
+    for record in history.epochs:
+        assert 0 <= record.test_acc <= 1 and record.seconds > 0 and record.lr > 0
+    run = tmp_path / "run"
+    assert {p.name for p in run.iterdir()} == {"best.pt", "last.pt", "history.json"}
+    saved = History.load(run / "history.json")
+    assert saved.column("test_acc") == history.column("test_acc")
+    assert "epoch" in history.table() and len(history.table().splitlines()) == 3
+
+
+def test_time_budget_stops_training_and_lays_schedule_over_it(small_data, tmp_path):
+    history = fit(small_model(), small_data, config(tmp_path, epochs=50, time_budget=1.0))
+    assert history.stopped == "time budget"
+    assert len(history.epochs) < 50
+    assert history.seconds < 1.0 + 3.0  # at most one step past the budget, slow steps allowed
+    cfg = TrainConfig(lr=0.1, warmup=0.2)
+    assert lr_at(0.0, cfg) == pytest.approx(0.01)
+    assert lr_at(0.2, cfg) == pytest.approx(0.1)
+    assert lr_at(1.0, cfg) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_load_checkpoint_rebuilds_model_and_preprocessing(small_data, tmp_path):
+    model = small_model()
+    fit(model, small_data, config(tmp_path, epochs=1))
+    loaded, info = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert info.classes == small_data.classes and info.channels == 1 and info.image_size == 32
+    assert info.mean == tuple(small_data.mean) and info.preset == "seed"
+    assert state_equal(model.cpu(), loaded)
+    x = torch.randn(4, 1, 32, 32)
+    assert torch.allclose(model.eval()(x), loaded(x))
+
+
+def test_atomic_write_keeps_previous_checkpoint_when_save_fails(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    atomic_save({"value": torch.tensor([1.0])}, path)
+
+    def broken_save(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError):
+        atomic_save({"value": torch.tensor([2.0])}, path)
+    assert torch.load(path, weights_only=True)["value"].item() == 1.0
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"], "no temporary file may be left behind"
+
+
+def test_bad_checkpoints_get_clear_errors(small_data, tmp_path):
+    garbage = tmp_path / "notes.pt"
+    garbage.write_text("this is not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
+        load_checkpoint(garbage)
+    plain = tmp_path / "weights.pt"
+    torch.save(small_model().state_dict(), plain)
+    with pytest.raises(CheckpointError, match="not an inception-nb checkpoint"):
+        load_checkpoint(plain)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+    fit(small_model(), small_data, config(tmp_path, epochs=1))
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    state["model_config"] = dict(state["model_config"], stem_batchnorm=False)
+    torch.save(state, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="another architecture"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize("how", ["interrupted after epoch 1", "epochs=1 then --epochs 2"])
+def test_resume_gives_the_same_result_as_training_straight(small_data, tmp_path, how):
+    # A one-epoch run has its own complete schedule; only a constant one makes it a prefix of two.
+    schedule = "onecycle" if how.startswith("interrupted") else "constant"
+    straight = small_model()
+    h_straight = fit(straight, small_data, config(tmp_path / "a", epochs=2, schedule=schedule))
+    if how.startswith("interrupted"):
+        data = replace(small_data, train=_InterruptingLoader(small_data.train, at_batch=0))
+        assert fit(small_model(), data, config(tmp_path / "b", epochs=2)).stopped == "interrupted"
+    else:
+        fit(small_model(), small_data, config(tmp_path / "b", epochs=1, schedule=schedule))
+    resumed = small_model(seed=123)  # different init: everything must come from the checkpoint
+    h_resumed = fit(resumed, small_data, config(tmp_path / "b", epochs=2, schedule=schedule),
+                    resume=tmp_path / "b" / "run" / "last.pt")
+    assert [r.epoch for r in h_resumed.epochs] == [1, 2]
+    for key in ("train_acc", "train_loss", "test_acc", "test_loss", "lr"):
+        assert getattr(h_resumed.epochs[-1], key) == pytest.approx(getattr(h_straight.epochs[-1], key), abs=1e-6)
+    assert state_equal(straight, resumed)
+
+
+def test_non_finite_loss_stops_with_epoch_step_and_advice(small_data, tmp_path):
+    model = small_model()
+    with torch.no_grad():
+        model.classifier.weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, step 1;.*lower the learning rate"):
+        fit(model, small_data, config(tmp_path))
+
+
+class _InterruptingLoader:
+    """Yields the real batches, then raises KeyboardInterrupt in the second epoch, as Ctrl-C would."""
+
+    def __init__(self, loader, at_batch: int = 1):
+        self.loader, self.epochs, self.at_batch = loader, 0, at_batch
+        self.batch_size, self.generator, self.sampler = loader.batch_size, loader.generator, loader.sampler
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        self.epochs += 1
+        for i, batch in enumerate(self.loader):
+            if self.epochs == 2 and i == self.at_batch:
+                raise KeyboardInterrupt
+            yield batch
+
+
+def test_interrupt_returns_history_and_keeps_last_checkpoint(small_data, tmp_path):
+    data = replace(small_data, train=_InterruptingLoader(small_data.train))
+    history = fit(small_model(), data, config(tmp_path, epochs=3))
+    assert history.stopped == "interrupted"
+    assert [r.epoch for r in history.epochs] == [1]
+    _, info = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert info.epoch == 1
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_ranks_end_with_identical_weights_and_one_set_of_files(tmp_path):
+    torchrun = Path(sys.executable).parent / "torchrun"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    out = tmp_path / "ddp"
+    cmd = [str(torchrun), "--nproc_per_node=2", "--master_port=29531", str(ROOT / "tests" / "ddp_worker.py"),
+           str(out)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    digests = [(out / f"rank{r}.sha").read_text() for r in (0, 1)]
+    assert digests[0] == digests[1], "DDP ranks diverged"
+    run_files = sorted(p.name for p in (out / "run").iterdir())
+    assert run_files == ["best.pt", "history.json", "last.pt"]
+    result_lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(result_lines) == 1, "only rank 0 may print results"
+    assert json.loads(result_lines[0])["world_size"] == 2
