@@ -15,14 +15,18 @@ from .predict import predict_probabilities
 from .profiles import get_profile
 
 
-def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
-    """Return the best float32 GFLOP/s of a square matrix multiply on this machine."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_peak_gflops(size: int = 2048, repeats: int = 10, device=None) -> float:
+    """Return the best float32 GFLOP/s of a square matrix multiply on this machine (or device)."""
+    device = torch.device(device or "cpu")
+    size = size * 4 if device.type == "cuda" else size
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     a @ b  # warm-up: the first call pays for thread start-up
     best = float("inf")
     for _ in range(repeats):
+        _sync(device)
         start = time.perf_counter()
         a @ b
+        _sync(device)
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
 
@@ -37,22 +41,33 @@ def train_step_flops(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
 
 
 def time_train_steps(model: nn.Module, optimizer, images: torch.Tensor, labels: torch.Tensor,
-                     steps: int, channels_last: bool = False) -> float:
-    """Return the median seconds of one training step (after two warm-up steps)."""
+                     steps: int, channels_last: bool = False, autocast_dtype=None) -> float:
+    """Return the median seconds of one training step (after two warm-up steps) on the model's device."""
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    device = next(model.parameters()).device
+    images, labels = images.to(device), labels.to(device)
     model.train()
     if channels_last:
         model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
     times = []
     for step in range(steps + 2):
+        _sync(device)
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss_fn(model(images), labels).backward()
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            loss = loss_fn(model(images), labels)
+        loss.backward()
         optimizer.step()
+        _sync(device)
         if step >= 2:
             times.append(time.perf_counter() - start)
     return sorted(times)[len(times) // 2]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def data_images_per_second(config: DataConfig, batches: int = 40) -> float:
@@ -78,37 +93,44 @@ def predict_latency_ms(model: nn.Module, image: torch.Tensor, repeats: int = 20)
 
 
 def run_bench(image_size: int | None = None, batch_size: int | None = None, steps: int = 8,
-              verbose: bool = True) -> dict:
+              verbose: bool = True, device: str | None = None, compile: bool = False) -> dict:
     """Measure everything in one run on the same threads; return the figures as a dict."""
     import torchvision
+
+    from .engine import _autocast_dtype, pick_device
+
+    device = pick_device(device)
+    autocast = _autocast_dtype(device, True)  # bf16 (or fp16) on CUDA, as fit trains there
 
     profile = get_profile("cpu")
     image_size = image_size or profile.data.image_size
     batch_size = batch_size or profile.data.batch_size
     say = print if verbose else (lambda *a, **k: None)
     torch.manual_seed(0)
-    peak = matmul_peak_gflops()
+    peak = matmul_peak_gflops(device=device)
     say(f"matmul peak: {peak:.1f} GFLOP/s on {torch.get_num_threads()} threads")
 
     channels = profile.data.channels
-    ours = InceptionV1(num_classes=10, in_channels=channels, **profile.model)
+    ours = InceptionV1(num_classes=10, in_channels=channels, **profile.model).to(device)
     images = torch.randn(batch_size, channels, image_size, image_size)
     labels = torch.randint(0, 10, (batch_size,))
-    ours_flops = train_step_flops(ours, images, labels)
-    ours_s = time_train_steps(ours, make_optimizer(ours, profile.train), images, labels, steps,
-                              channels_last=bool(profile.train.channels_last))
+    ours_flops = train_step_flops(ours, images.to(device), labels.to(device))
+    runner = torch.compile(ours) if compile else ours
+    ours_s = time_train_steps(runner, make_optimizer(ours, profile.train), images, labels, steps,
+                              channels_last=profile.train.channels_last is not False, autocast_dtype=autocast)
     say(f"ours: {batch_size / ours_s:.0f} img/s, {ours_flops / ours_s / 1e9:.1f} GFLOP/s")
 
     # torchvision's model as its users run it: 3-channel input, default settings, plain SGD.
-    tv = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True, num_classes=10)
+    tv = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True, num_classes=10).to(device)
     tv_images = torch.randn(batch_size, 3, image_size, image_size)
     tv_s = time_train_steps(tv, torch.optim.SGD(tv.parameters(), lr=0.01, momentum=0.9), tv_images, labels, steps)
     say(f"torchvision googlenet: {batch_size / tv_s:.0f} img/s")
 
     data_rate = data_images_per_second(DataConfig(image_size=image_size, channels=channels, batch_size=batch_size))
-    latency = predict_latency_ms(ours, images[0])
+    latency = predict_latency_ms(ours, images[0].to(device))
     result = {
-        "image_size": image_size, "batch_size": batch_size, "threads": torch.get_num_threads(),
+        "device": str(device), "image_size": image_size, "batch_size": batch_size,
+        "threads": torch.get_num_threads(),
         "peak_gflops": round(peak, 2),
         "ours_img_s": round(batch_size / ours_s, 1),
         "torchvision_img_s": round(batch_size / tv_s, 1),

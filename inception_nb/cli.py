@@ -32,7 +32,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for all subcommands."""
-    from .profiles import get_profile
+    from .profiles import CLI_TIME_BUDGET, get_profile
 
     cpu = get_profile("cpu")
     parser = _Parser(prog="inception_nb", description=__doc__)
@@ -43,13 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive_int, default=None,
                        help=f"total epochs, resume included (default: up to {cpu.train.epochs} within the time budget)")
     train.add_argument("--time-budget", type=float, default=None,
-                       help=f"seconds of training; the schedule is laid over it (default: {cpu.train.time_budget:.0f} "
+                       help=f"seconds of training; the schedule is laid over it (default: {CLI_TIME_BUDGET:.0f} "
                             "unless --epochs is given)")
     train.add_argument("--image-size", type=_positive_int, default=cpu.data.image_size)
     train.add_argument("--channels", type=int, choices=(1, 3), default=cpu.data.channels)
     train.add_argument("--batch-size", type=_positive_int, default=cpu.data.batch_size)
     train.add_argument("--lr", type=float, default=cpu.train.lr)
     train.add_argument("--optimizer", choices=("sgd", "adamw"), default=cpu.train.optimizer)
+    train.add_argument("--weight-decay", type=float, default=cpu.train.weight_decay)
+    train.add_argument("--augment", action="store_true", help="random crop and flip (pays off in longer runs)")
     train.add_argument("--preset", choices=("seed", "torchvision", "paper"), default=cpu.model["preset"])
     train.add_argument("--no-stem-batchnorm", action="store_true", help="the seed preset exactly as the post")
     train.add_argument("--aux-logits", action="store_true", help="train with the two auxiliary classifiers")
@@ -83,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--image-size", type=_positive_int, default=cpu.data.image_size)
     bench.add_argument("--batch-size", type=_positive_int, default=cpu.data.batch_size)
     bench.add_argument("--steps", type=_positive_int, default=8, help="timed training steps per model")
+    bench.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
+    bench.add_argument("--compile", action="store_true", help="also torch.compile our model (slow to start)")
     bench.add_argument("--json", action="store_true")
     return parser
 
@@ -105,30 +109,30 @@ def cmd_train(args) -> dict:
     """Train as the arguments say; return the results dict."""
     import torch.distributed as dist
 
-    from .data import DataConfig, load_data
+    from .data import load_data
     from .engine import fit, pick_device
     from .model import InceptionV1, min_input_size
-    from .profiles import RUNS_DIR, get_profile
+    from .profiles import CLI_TIME_BUDGET, RUNS_DIR, get_profile
 
     distributed = _distributed_setup()
     try:
         profile = get_profile("cpu")
         device = pick_device(args.device)
-        data_config = DataConfig(dataset=args.data, image_size=args.image_size, channels=args.channels,
-                                 batch_size=args.batch_size, limit=args.limit, seed=args.seed)
+        data_config = replace(profile.data, dataset=args.data, image_size=args.image_size, channels=args.channels,
+                              batch_size=args.batch_size, limit=args.limit, seed=args.seed, augment=args.augment)
         min_size = min_input_size(args.preset, aux_logits=args.aux_logits)
         data = load_data(data_config, device=device, min_size=min_size, distributed=distributed)
         stem_bn = args.preset == "seed" and not args.no_stem_batchnorm
         model = InceptionV1(num_classes=len(data.classes), in_channels=data.channels, preset=args.preset,
                             aux_logits=args.aux_logits, stem_batchnorm=stem_bn)
-        # With neither --epochs nor --time-budget, train as the recipe says: for its time budget.
+        # With neither --epochs nor --time-budget, train for the CLI's default five minutes.
         budget = args.time_budget
         if budget is None and args.epochs is None:
-            budget = profile.train.time_budget
-        epochs = args.epochs or profile.train.epochs
+            budget = CLI_TIME_BUDGET
+        epochs = args.epochs or (30 if budget else profile.train.epochs)
         out = Path(args.out) if args.out else RUNS_DIR / "cli"
-        config = replace(profile.train, epochs=epochs, time_budget=budget, lr=args.lr,
-                         optimizer=args.optimizer, seed=args.seed, device=str(device), out_dir=str(out),
+        config = replace(profile.train, epochs=epochs, time_budget=budget, lr=args.lr, optimizer=args.optimizer,
+                         weight_decay=args.weight_decay, seed=args.seed, device=str(device), out_dir=str(out),
                          progress=not args.json and sys.stderr.isatty())
         history = fit(model, data, config, resume=args.resume)
         last = history.last
@@ -212,7 +216,9 @@ def main(argv=None) -> int:
         if args.command == "bench":
             from .bench import run_bench
 
-            _print(run_bench(args.image_size, args.batch_size, args.steps, verbose=not args.json), args.json)
+            result = run_bench(args.image_size, args.batch_size, args.steps, verbose=not args.json,
+                               device=args.device, compile=args.compile)
+            _print(result, args.json)
             return 0
         command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}[args.command]
         result = command(args)

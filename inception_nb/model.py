@@ -110,17 +110,22 @@ class InceptionBlock(nn.Module):
 
     def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int,
                  pool_proj: int, *, batchnorm: bool = True, conv_bias: bool = True, bn_eps: float = 1e-5,
-                 five_kernel: int = 5) -> None:
+                 five_kernel: int = 5, reductions: bool = True) -> None:
         super().__init__()
         if five_kernel < 1 or five_kernel % 2 == 0:
             raise ValueError(f"five_kernel must be a positive odd number so 'same' padding keeps H x W, "
                              f"got {five_kernel}; use 5 (paper) or 3 (torchvision)")
         unit = partial(_conv_relu, batchnorm=batchnorm, conv_bias=conv_bias, bn_eps=bn_eps)
         self.branch1 = nn.Sequential(*unit(in_channels, ch1x1, 1))
-        # The 1x1 reductions keep the costly 3x3 and 5x5 convolutions narrow.
-        self.branch2 = nn.Sequential(*unit(in_channels, ch3x3red, 1), *unit(ch3x3red, ch3x3, 3, 1))
-        self.branch3 = nn.Sequential(*unit(in_channels, ch5x5red, 1),
-                                     *unit(ch5x5red, ch5x5, five_kernel, five_kernel // 2))
+        # The 1x1 reductions keep the costly 3x3 and 5x5 convolutions narrow; reductions=False
+        # (the paper's "naive" block, Figure 2a) runs them on all input channels to show the cost.
+        if reductions:
+            self.branch2 = nn.Sequential(*unit(in_channels, ch3x3red, 1), *unit(ch3x3red, ch3x3, 3, 1))
+            self.branch3 = nn.Sequential(*unit(in_channels, ch5x5red, 1),
+                                         *unit(ch5x5red, ch5x5, five_kernel, five_kernel // 2))
+        else:
+            self.branch2 = nn.Sequential(*unit(in_channels, ch3x3, 3, 1))
+            self.branch3 = nn.Sequential(*unit(in_channels, ch5x5, five_kernel, five_kernel // 2))
         self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), *unit(in_channels, pool_proj, 1))
         self.out_channels = ch1x1 + ch3x3 + ch5x5 + pool_proj
 

@@ -449,3 +449,21 @@ def plot_prediction_grid(images, results: list, mean=None, std=None, true: Optio
     right = sum(t[0]["class"] == c for t, c in zip(tops, true)) if true is not None else None
     fig.suptitle("Top-1 predictions" + (f": {right} of {len(tops)} right" if right is not None else ""))
     return fig
+
+
+def plot_comparison(histories: dict, figsize=(11, 4)) -> Figure:
+    """Return test loss and test accuracy per epoch for several named runs on shared axes."""
+    if not histories:
+        raise ValueError("histories is empty; pass {'run name': History, ...}")
+    fig = _figure(figsize)
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    for name, history in histories.items():
+        epochs = history.column("epoch")
+        loss_ax.plot(epochs, history.column("test_loss"), marker="o", label=name)
+        acc_ax.plot(epochs, [100 * a for a in history.column("test_acc")], marker="o", label=name)
+    for ax, label in ((loss_ax, "test loss"), (acc_ax, "test accuracy (%)")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    acc_ax.legend()
+    return fig

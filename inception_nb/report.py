@@ -13,7 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 __all__ = [
     "LayerRow", "LayerReport", "layer_report", "PaperRow", "PAPER_TABLE1", "ComparisonRow",
-    "paper_comparison", "comparison_to_markdown", "torchsummary_table",
+    "paper_comparison", "comparison_to_markdown", "torchsummary_table", "trace_shapes", "module_cost",
 ]
 
 
@@ -219,3 +219,51 @@ def torchsummary_table(preset: str = "seed", image_size: int = 224, num_classes:
     with contextlib.redirect_stdout(buffer):
         summary(model, (in_channels, image_size, image_size), device="cpu")
     return buffer.getvalue()
+
+
+def trace_shapes(model: nn.Module, x: torch.Tensor) -> list:
+    """Return [(stage name, output shape as a list)] for each top-level stage as `x` flows through."""
+    shapes: list = [("input", list(x.shape))]
+    hooks = [child.register_forward_hook(lambda _m, _i, out, name=name: shapes.append((name, list(out.shape))))
+             for name, child in model.named_children() if not name.startswith("aux")]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            logits = model.eval()(x)
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    # torch.flatten is a function, not a module: show it where the forward applies it.
+    shapes.insert(len(shapes) - 1, ("flatten", [x.shape[0], shapes[-2][1][1]]))
+    shapes[-1] = (shapes[-1][0], list(logits.shape))
+    return shapes
+
+
+def module_cost(module: nn.Module, input_shape: Sequence[int]) -> dict:
+    """Return {"params", "macs"} of one forward pass of `module` on a zero tensor of `input_shape`."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module.eval()(torch.zeros(*input_shape))
+    return {"params": sum(p.numel() for p in module.parameters()), "macs": counter.get_total_flops() // 2}
+
+
+def preset_table(image_size: int = 224, num_classes: int = 1000) -> str:
+    """Return a Markdown table comparing the three presets: parameters, multiply-adds and design choices."""
+    from .model import InceptionV1
+
+    out = ["| preset | params | params with aux heads | multiply-adds | BatchNorm | LRN | \"5x5\" branch kernel "
+           "| dropout |", "|---|---:|---:|---:|---|---|---|---:|"]
+    for preset in ("seed", "torchvision", "paper"):
+        model = InceptionV1(num_classes=num_classes, preset=preset)
+        with_aux = InceptionV1(num_classes=num_classes, preset=preset, aux_logits=True)
+        macs = module_cost(model, (1, 3, image_size, image_size))["macs"]
+        kinds = {type(m).__name__ for m in model.modules()}
+        kernel = max(m.kernel_size[0] for m in model.inception3a.branch3.modules() if isinstance(m, nn.Conv2d))
+        out.append(f"| {preset} | {_count(model):,} | {_count(with_aux):,} | {macs / 1e9:.2f} G "
+                   f"| {'yes' if 'BatchNorm2d' in kinds else 'no'} | {'yes' if 'LocalResponseNorm' in kinds else 'no'} "
+                   f"| {kernel}x{kernel} | {model.dropout_p} |")
+    return "\n".join(out)
+
+
+def _count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -145,3 +145,13 @@ def test_module_entry_point_runs_as_a_process():
     assert done.returncode == 2
     assert done.stderr.strip().startswith("error: ") and "/no/such/folder" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_bench_json_reports_the_documented_figures():
+    code, result = _run_json(["bench", "--image-size", "32", "--batch-size", "16", "--steps", "1", "--json"])
+    assert code == 0
+    for key in ("peak_gflops", "ours_img_s", "torchvision_img_s", "speedup_vs_torchvision", "ours_gflops",
+                "fraction_of_peak", "data_img_s", "predict_ms"):
+        assert result[key] > 0, key
+    assert result["speedup_vs_torchvision"] == pytest.approx(result["ours_img_s"] / result["torchvision_img_s"],
+                                                             rel=0.02)
