@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -134,7 +135,9 @@ def cmd_train(args) -> dict:
         config = replace(profile.train, epochs=epochs, time_budget=budget, lr=args.lr, optimizer=args.optimizer,
                          weight_decay=args.weight_decay, seed=args.seed, device=str(device), out_dir=str(out),
                          progress=not args.json and sys.stderr.isatty())
-        history = fit(model, data, config, resume=args.resume)
+        # With --json, stdout carries only the result object; the per-epoch lines go to stderr.
+        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            history = fit(model, data, config, resume=args.resume)
         last = history.last
         if last is None:
             raise DataError("training stopped before the first epoch ended; nothing to report")
