@@ -1,0 +1,8 @@
+"""``python -m inception_nb.exercises grade DIR [--json]`` / ``python -m inception_nb.exercises make [--check]``."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Build the student and solution notebooks in notebooks/exercises/ from the sources in exercises/.
+
+Usage: python scripts/make_exercises.py [--check] [--no-execute] [--force]
+
+A source notebook marks what the student writes with nbgrader's markers:
+
+    ### BEGIN SOLUTION: build the four branches    (the text after ':' becomes the student's hint)
+    ...solution code...
+    ### END SOLUTION
+
+The solution version drops the marker lines. The student version replaces each marked region with
+``raise NotImplementedError("your code here: <hint>")`` at the marker's indentation; a region opened with
+``### BEGIN SOLUTION (answers)`` instead keeps its ``name = value`` / ``"key": value,`` lines and
+blanks each value to ``...``; in a markdown cell the region becomes "*Your answer here.*". Cells
+with a region get the tag ``exercise``; check cells carry the tag ``check`` in the source.
+
+Solution notebooks are committed with the outputs of a real run (nbval compares them), so a solution
+whose cell sources changed is executed here with nbclient; one whose sources did not change keeps
+its outputs. Student notebooks are written without outputs.
+
+Why a script and not nbgrader or otter-grader: nbgrader (an 11 MB wheel) brings a database
+(SQLAlchemy, alembic), a Jupyter server extension and a course-directory layout, and otter-grader
+brings its own assignment format, pandas and a Docker client; both are far more than five notebooks
+need. Their useful core, one source with marked solutions rendered two ways, is the 60 lines below,
+runs offline, and keeps the markers nbgrader uses, so the sources could move to nbgrader later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ROOT / "exercises"
+OUT = ROOT / "notebooks" / "exercises"
+BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION(?P<answers> \(answers\))?(?::\s*(?P<hint>.*?))?\s*$")
+END = re.compile(r"^\s*### END SOLUTION\s*$")
+# One answer line: `name = value` or `"key": value,`, with an optional trailing comment.
+ANSWER = re.compile(r"""^(?P<key>\s*(?:[A-Za-z_]\w*\s*=|"[^"]*"\s*:|'[^']*'\s*:))\s*.*?"""
+                    r"""(?P<comma>,?)(?P<comment>\s+#.*)?$""")
+
+
+def _placeholder(begin: re.Match, body: list[str], markdown: bool) -> list[str]:
+    """Return the student's lines for one marked region."""
+    if markdown:
+        return ["*Your answer here.*"]
+    if begin["answers"]:
+        out = []
+        for line in body:
+            match = ANSWER.match(line)
+            if line.strip() and not line.strip().startswith("#") and not match:
+                raise ValueError(f"an (answers) region may hold only one-line `name = value` or `\"key\": value,` "
+                                 f"lines, got {line!r}")
+            out.append(f"{match['key']} ...{match['comma']}{match['comment'] or ''}" if match else line)
+        return out
+    hint = f"your code here: {begin['hint']}" if begin["hint"] else "your code here"
+    quoted = '"' + hint.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return [f"{begin['indent']}# YOUR CODE HERE", f"{begin['indent']}raise NotImplementedError({quoted})"]
+
+
+def render(source: str, student: bool, markdown: bool = False) -> str:
+    """Return one cell's source as the student (regions replaced) or solution (markers dropped) sees it."""
+    out: list[str] = []
+    begin, body = None, []
+    for number, line in enumerate(source.splitlines(), 1):
+        if BEGIN.match(line):
+            if begin:
+                raise ValueError(f"line {number}: BEGIN SOLUTION inside another region")
+            begin, body = BEGIN.match(line), []
+        elif END.match(line):
+            if not begin:
+                raise ValueError(f"line {number}: END SOLUTION without BEGIN SOLUTION")
+            out += _placeholder(begin, body, markdown) if student else body
+            begin = None
+        elif begin:
+            body.append(line)
+        else:
+            out.append(line)
+    if begin:
+        raise ValueError("BEGIN SOLUTION without END SOLUTION")
+    return "\n".join(out)
+
+
+def build(source_nb: nbformat.NotebookNode, name: str, student: bool) -> nbformat.NotebookNode:
+    """Return the student or solution version of a source notebook, without outputs."""
+    nb = copy.deepcopy(source_nb)
+    for cell in nb.cells:
+        if any(BEGIN.match(line) for line in cell.source.splitlines()):
+            tags = cell.metadata.setdefault("tags", [])
+            if "exercise" not in tags:
+                tags.append("exercise")
+        cell.source = render(cell.source, student, markdown=cell.cell_type == "markdown")
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nb.metadata["inception_nb"] = {"exercise": name}  # lets grading find the official checks after a rename
+    return nb
+
+
+def cell_sources(nb: nbformat.NotebookNode) -> list[tuple]:
+    """Return what must match between a built and a committed notebook: type, source and tags per cell."""
+    return [(c.cell_type, c.source, tuple(c.metadata.get("tags", []))) for c in nb.cells]
+
+
+def targets() -> dict[Path, nbformat.NotebookNode]:
+    """Return {output path: freshly built notebook} for every source in exercises/."""
+    built = {}
+    for path in sorted(SOURCES.glob("*.ipynb")):
+        source = nbformat.read(path, as_version=4)
+        built[OUT / "student" / path.name] = build(source, path.stem, student=True)
+        built[OUT / "solutions" / path.name] = build(source, path.stem, student=False)
+    return built
+
+
+def stale() -> list[Path]:
+    """Return the output notebooks whose cell sources differ from what the sources build."""
+    return [path for path, nb in targets().items()
+            if not path.exists() or cell_sources(nbformat.read(path, as_version=4)) != cell_sources(nb)]
+
+
+def unexecuted() -> list[Path]:
+    """Return the solution notebooks with a code cell that has never run (written with --no-execute)."""
+    return [path for path in sorted((OUT / "solutions").glob("*.ipynb"))
+            if any(c.cell_type == "code" and c.execution_count is None for c in nbformat.read(path, 4).cells)]
+
+
+def execute(nb: nbformat.NotebookNode, folder: Path) -> None:
+    """Run a notebook in place with nbclient, in its own folder as nbval will."""
+    from nbclient import NotebookClient
+
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the out-of-date student and solution notebooks; with --check only list them (exit 1 if any)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a notebook is out of date")
+    parser.add_argument("--no-execute", action="store_true", help="write solutions without running them")
+    parser.add_argument("--force", action="store_true", help="re-execute every solution notebook (after the "
+                        "checks in inception_nb/exercises/ changed what they print)")
+    args = parser.parse_args(argv)
+    outdated = stale()
+    if args.check:
+        for path in outdated:
+            print(f"out of date: {path.relative_to(ROOT)}")
+        print("run `python scripts/make_exercises.py` to rebuild them" if outdated
+              else "all exercise notebooks are up to date")
+        return 1 if outdated else 0
+    built = targets()
+    rerun = [p for p in built if p.parent.name == "solutions"] if args.force else unexecuted()
+    todo = outdated + [p for p in rerun if p not in outdated and not args.no_execute]
+    for path in todo:
+        nb = built[path]
+        if path.parent.name == "solutions" and not args.no_execute:
+            print(f"executing {path.relative_to(ROOT)} ...", flush=True)
+            execute(nb, path.parent)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, path)
+        print(f"wrote {path.relative_to(ROOT)}")
+    if not todo:
+        print("all exercise notebooks are up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
