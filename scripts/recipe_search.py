@@ -33,6 +33,8 @@ CANDIDATES = {
     "I": dict(note="24 px, no augmentation, batch 64, AdamW lr 2e-3",
               data={"augment": False, "batch_size": 64, "image_size": 24},
               train={"optimizer": "adamw", "lr": 2e-3, "weight_decay": 0.05}),
+    "J": dict(note="32 px, crop+flip augmentation, batch 64, AdamW lr 2e-3", data={"batch_size": 64, "augment": True},
+              train={"optimizer": "adamw", "lr": 2e-3, "weight_decay": 0.05}),
     "E": dict(note="28 px (native), no augmentation, SGD lr 0.1", data={"augment": False, "image_size": 28},
               train={}),
     "F": dict(note="32 px, no augmentation, no stem BatchNorm (seed exactly)", data={"augment": False}, train={},

@@ -1,0 +1,54 @@
+"""Profile training steps of the default CPU recipe and print where the time goes, by operator.
+
+Backs the analysis in docs/performance.md of why a train step reaches only part of the matmul peak:
+    python scripts/profile_step.py [--steps 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from inception_nb.bench import train_step_flops
+from inception_nb.engine import make_optimizer
+from inception_nb.model import InceptionV1
+from inception_nb.profiles import get_profile
+
+
+def main() -> None:
+    """Run warm-up steps, profile a few more, print the operator table and the conv share."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=5)
+    args = parser.parse_args()
+    recipe = get_profile("cpu")
+    size, channels, batch = recipe.data.image_size, recipe.data.channels, recipe.data.batch_size
+    torch.manual_seed(0)
+    model = InceptionV1(num_classes=10, in_channels=channels, **recipe.model).to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(model, recipe.train)
+    images = torch.randn(batch, channels, size, size).contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(0, 10, (batch,))
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.train.label_smoothing)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(images), labels).backward()
+        optimizer.step()
+
+    for _ in range(3):
+        step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(args.steps):
+            step()
+    events = prof.key_averages()
+    print(events.table(sort_by="self_cpu_time_total", row_limit=15))
+    total = sum(e.self_cpu_time_total for e in events)
+    conv = sum(e.self_cpu_time_total for e in events if "convolution" in e.key or "mkldnn" in e.key)
+    flops = train_step_flops(model, images, labels)
+    print(f"convolution kernels: {conv / total:.0%} of self CPU time; "
+          f"{flops / 1e9:.2f} GFLOP per step of {batch} images")
+
+
+if __name__ == "__main__":
+    main()
