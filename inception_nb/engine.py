@@ -168,7 +168,9 @@ def _progress(iterable, enabled: bool, **kwargs):
         return iterable
     from tqdm.auto import tqdm  # widgets in Jupyter, text in a terminal
 
-    return tqdm(iterable, **kwargs)
+    # At most one redraw a second: each redraw of a Jupyter widget is a kernel message, and a
+    # flood of them can overrun the message queue of tools that read it late (nbval does).
+    return tqdm(iterable, mininterval=1.0, **kwargs)
 
 
 def train(dataloader, model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, *,
@@ -219,7 +221,8 @@ def train(dataloader, model: nn.Module, loss_fn: Callable, optimizer: torch.opti
         if step % check_every == 0:
             _raise_if_diverged(first_bad_step, epoch)
             if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{loss_sum.item() / batches:.3f}", acc=f"{(correct / seen).item():.1%}")
+                bar.set_postfix(loss=f"{loss_sum.item() / batches:.3f}", acc=f"{(correct / seen).item():.1%}",
+                                refresh=False)
     _raise_if_diverged(first_bad_step, epoch)
     batches_t = torch.tensor(float(batches), device=device)
     correct, loss_sum, seen, batches_t = _reduce_sum(correct, loss_sum, seen, batches_t)
