@@ -58,7 +58,9 @@ def main() -> int:
         print(f"  done in {time.perf_counter() - start:.0f} s, {figures} figure(s)", flush=True)
     print(f"\nExecuted notebooks: {OUT / 'notebooks'}")
     print(f"Figures:            {OUT / 'figures'}")
-    history = ROOT / "runs" / "notebook" / "history.json"
+    from inception_nb.profiles import RUNS_DIR  # honours INCEPTION_NB_RUNS, as the notebooks do
+
+    history = RUNS_DIR / "notebook" / "history.json"
     if history.exists():
         last = json.loads(history.read_text())["epochs"][-1]
         print(f"Final test accuracy (02_training): {last['test_acc']:.2%} after {last['epoch']} epoch(s), "
