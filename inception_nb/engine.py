@@ -195,10 +195,7 @@ def train(dataloader, model: nn.Module, loss_fn: Callable, optimizer: torch.opti
     for step, (images, labels) in enumerate(bar, start=1):
         if set_lr is not None and set_lr() is None:
             break
-        images = images.to(device, non_blocking=True)
-        labels = labels.to(device, non_blocking=True)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
+        images, labels = _to_device(images, labels, device, channels_last)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             outputs = model(images)
             loss = aux_loss(outputs, labels, loss_fn)
@@ -231,6 +228,13 @@ def train(dataloader, model: nn.Module, loss_fn: Callable, optimizer: torch.opti
     return (correct / seen.clamp(min=1)).item(), (loss_sum / batches_t.clamp(min=1)).item()
 
 
+def _to_device(images: torch.Tensor, labels: torch.Tensor, device: torch.device, channels_last: bool) -> tuple:
+    images = images.to(device, non_blocking=True)
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    return images, labels.to(device, non_blocking=True)
+
+
 def _raise_if_diverged(first_bad_step: torch.Tensor, epoch: int) -> None:
     step = int(first_bad_step.item())
     if step >= 0:
@@ -250,10 +254,7 @@ def test(dataloader, model: nn.Module, loss_fn: Callable, *, autocast_dtype=None
     batches = 0
     with torch.no_grad():
         for images, labels in _progress(dataloader, progress, desc="test", leave=False):
-            images = images.to(device, non_blocking=True)
-            labels = labels.to(device, non_blocking=True)
-            if channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
+            images, labels = _to_device(images, labels, device, channels_last)
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 logits = model(images)
             loss_sum += loss_fn(logits.float(), labels).float()
