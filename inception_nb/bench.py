@@ -10,6 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .data import DataConfig, load_data
 from .engine import make_optimizer
+from .fastconv import matmul_convs
 from .model import InceptionV1
 from .predict import predict_probabilities
 from .profiles import get_profile
@@ -114,10 +115,12 @@ def run_bench(image_size: int | None = None, batch_size: int | None = None, step
     ours = InceptionV1(num_classes=10, in_channels=channels, **profile.model).to(device)
     images = torch.randn(batch_size, channels, image_size, image_size)
     labels = torch.randint(0, 10, (batch_size,))
-    ours_flops = train_step_flops(ours, images.to(device), labels.to(device))
-    runner = torch.compile(ours) if compile else ours
-    ours_s = time_train_steps(runner, make_optimizer(ours, profile.train), images, labels, steps,
-                              channels_last=profile.train.channels_last is not False, autocast_dtype=autocast)
+    # As fit trains it: on CPU the 1x1 and tiny-map convolutions run as matrix products (fastconv.py).
+    with matmul_convs(ours, enabled=device.type == "cpu" and profile.train.matmul_convs is not False):
+        ours_flops = train_step_flops(ours, images.to(device), labels.to(device))
+        runner = torch.compile(ours) if compile else ours
+        ours_s = time_train_steps(runner, make_optimizer(ours, profile.train), images, labels, steps,
+                                  channels_last=profile.train.channels_last is not False, autocast_dtype=autocast)
     say(f"ours: {batch_size / ours_s:.0f} img/s, {ours_flops / ours_s / 1e9:.1f} GFLOP/s")
 
     # torchvision's model as its users run it: 3-channel input, default settings, plain SGD.

@@ -1,7 +1,9 @@
 """Profile training steps of the default CPU recipe and print where the time goes, by operator.
 
 Backs the analysis in docs/performance.md of why a train step reaches only part of the matmul peak:
-    python scripts/profile_step.py [--steps 5]
+    python scripts/profile_step.py [--steps 5] [--plain]
+
+`--plain` profiles the model as oneDNN runs it, without fit's matrix-product convolutions.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from inception_nb.bench import train_step_flops
 from inception_nb.engine import make_optimizer
+from inception_nb.fastconv import matmul_convs
 from inception_nb.model import InceptionV1
 from inception_nb.profiles import get_profile
 
@@ -21,6 +24,7 @@ def main() -> None:
     """Run warm-up steps, profile a few more, print the operator table and the conv share."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--plain", action="store_true", help="every convolution through oneDNN")
     args = parser.parse_args()
     recipe = get_profile("cpu")
     size, channels, batch = recipe.data.image_size, recipe.data.channels, recipe.data.batch_size
@@ -36,18 +40,24 @@ def main() -> None:
         loss_fn(model(images), labels).backward()
         optimizer.step()
 
-    for _ in range(3):
-        step()
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        for _ in range(args.steps):
+    with matmul_convs(model, enabled=not args.plain):
+        for _ in range(3):
             step()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(args.steps):
+                step()
+        flops = train_step_flops(model, images, labels)
     events = prof.key_averages()
     print(events.table(sort_by="self_cpu_time_total", row_limit=15))
     total = sum(e.self_cpu_time_total for e in events)
-    conv = sum(e.self_cpu_time_total for e in events if "convolution" in e.key or "mkldnn" in e.key)
-    flops = train_step_flops(model, images, labels)
-    print(f"convolution kernels: {conv / total:.0%} of self CPU time; "
-          f"{flops / 1e9:.2f} GFLOP per step of {batch} images")
+    kinds = {"oneDNN convolution": ("convolution", "mkldnn"), "matrix products": ("aten::mm", "aten::addmm"),
+             "BatchNorm": ("batch_norm",), "AdamW": ("adamw",)}
+    for kind, keys in kinds.items():
+        share = sum(e.self_cpu_time_total for e in events if any(k in e.key.lower() for k in keys)) / total
+        print(f"{kind:>20}: {share:5.1%} of self CPU time")
+    seconds = total / 1e6 / args.steps
+    print(f"{seconds * 1e3:.0f} ms per step of {batch} images ({batch / seconds:.0f} img/s under the profiler); "
+          f"{flops / 1e9:.2f} GFLOP per step, {flops / seconds / 1e9:.1f} GFLOP/s")
 
 
 if __name__ == "__main__":
