@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment", action="store_true", help="random crop and flip (pays off in longer runs)")
     train.add_argument("--preset", choices=("seed", "torchvision", "paper"), default=cpu.model["preset"])
     train.add_argument("--no-stem-batchnorm", action="store_true", help="the seed preset exactly as the post")
+    train.add_argument("--dropout", type=float, default=cpu.model.get("dropout"),
+                       help="dropout before the classifier (default: %(default)s, as the CPU recipe; "
+                            "0.4 is the post's, worth it for runs of many epochs)")
     train.add_argument("--aux-logits", action="store_true", help="train with the two auxiliary classifiers")
     train.add_argument("--limit", type=_positive_int, default=None, help="cap train and test images at N each")
     train.add_argument("--seed", type=int, default=0)
@@ -125,7 +128,7 @@ def cmd_train(args) -> dict:
         data = load_data(data_config, device=device, min_size=min_size, distributed=distributed)
         stem_bn = args.preset == "seed" and not args.no_stem_batchnorm
         model = InceptionV1(num_classes=len(data.classes), in_channels=data.channels, preset=args.preset,
-                            aux_logits=args.aux_logits, stem_batchnorm=stem_bn)
+                            aux_logits=args.aux_logits, stem_batchnorm=stem_bn, dropout=args.dropout)
         # With neither --epochs nor --time-budget, train for the CLI's default five minutes.
         budget = args.time_budget
         if budget is None and args.epochs is None:

@@ -57,6 +57,17 @@ def test_train_json_has_the_documented_keys(trained):
     assert json.loads(Path(result["history"]).read_text())["epochs"][0]["test_acc"] == result["test_acc"]
 
 
+def test_train_builds_the_cpu_recipe_model(trained):
+    from inception_nb.checkpoint import load_checkpoint
+    from inception_nb.profiles import get_profile
+
+    _, out = trained
+    _, info = load_checkpoint(out / "best.pt", "cpu")
+    recipe = get_profile("cpu").model
+    assert info.model_config["dropout"] == recipe["dropout"] == 0.0
+    assert info.model_config["stem_batchnorm"] is recipe["stem_batchnorm"] is True
+
+
 def test_resume_trains_only_the_remaining_epochs(trained, tmp_path):
     _, out = trained
     code, result = _run_json(["train", "--data", "fashion-mnist", *QUICK[:2], "--epochs", "2", *QUICK[4:],
@@ -122,6 +133,7 @@ def test_bad_data_inputs_exit_2_with_one_line(tmp_path, capsys):
     assert "image size" in _bad([*base, "--data", "fashion-mnist", "--preset", "torchvision",
                                  "--image-size", "8"], capsys).lower()
     assert "--epochs" in _bad([*base[:1], "--epochs", "0"], capsys)
+    assert "dropout" in _bad([*base, "--data", "fashion-mnist", "--limit", "256", "--dropout", "1.5"], capsys)
 
 
 def test_bad_checkpoint_and_image_inputs_exit_2_with_one_line(trained, tmp_path, capsys):
