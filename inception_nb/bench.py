@@ -9,7 +9,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .data import DataConfig, load_data
-from .engine import make_optimizer
+from .engine import make_optimizer, uses_matmul_convs
 from .fastconv import matmul_convs
 from .model import InceptionV1
 from .predict import predict_probabilities
@@ -116,7 +116,7 @@ def run_bench(image_size: int | None = None, batch_size: int | None = None, step
     images = torch.randn(batch_size, channels, image_size, image_size)
     labels = torch.randint(0, 10, (batch_size,))
     # As fit trains it: on CPU the 1x1 and tiny-map convolutions run as matrix products (fastconv.py).
-    with matmul_convs(ours, enabled=device.type == "cpu" and profile.train.matmul_convs is not False):
+    with matmul_convs(ours, enabled=uses_matmul_convs(profile.train, device)):
         ours_flops = train_step_flops(ours, images.to(device), labels.to(device))
         runner = torch.compile(ours) if compile else ours
         ours_s = time_train_steps(runner, make_optimizer(ours, profile.train), images, labels, steps,

@@ -43,9 +43,9 @@ class MatmulConv2d(nn.Conv2d):
 
     def forward(self, x: Tensor) -> Tensor:
         """Return the same output as ``nn.Conv2d.forward``."""
-        kernel, pad = self.kernel_size[0], self.padding[0]
         if not _plain_same_conv(self):
             return super().forward(x)
+        kernel, pad = self.kernel_size[0], self.padding[0]
         batch, channels, height, width = x.shape
         if kernel == 1:
             weight = self.weight.reshape(self.out_channels, channels)

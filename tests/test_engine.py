@@ -199,3 +199,17 @@ def test_torchrun_two_cpu_ranks_end_with_identical_weights_and_one_set_of_files(
     result_lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(result_lines) == 1, "only rank 0 may print results"
     assert json.loads(result_lines[0])["world_size"] == 2
+
+
+def test_cpu_profile_is_the_recipe_the_search_chose():
+    import importlib.util
+
+    from inception_nb.profiles import get_profile
+
+    spec = importlib.util.spec_from_file_location("recipe_search", ROOT / "scripts" / "recipe_search.py")
+    search = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(search)
+    data, train_config, model_args = search.recipe("M")  # docs/performance.md: "M ... the chosen recipe"
+    cpu = get_profile("cpu")
+    assert data == cpu.data and model_args == cpu.model
+    assert replace(train_config, epochs=cpu.train.epochs) == cpu.train
