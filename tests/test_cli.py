@@ -45,6 +45,7 @@ def _bad(argv, capsys) -> str:
     return err[0]
 
 
+@pytest.mark.slow  # trains a model
 def test_train_json_has_the_documented_keys(trained):
     result, out = trained
     for key in ("test_acc", "test_loss", "train_acc", "train_loss", "epochs", "images_seen", "seconds",
@@ -56,6 +57,7 @@ def test_train_json_has_the_documented_keys(trained):
     assert json.loads(Path(result["history"]).read_text())["epochs"][0]["test_acc"] == result["test_acc"]
 
 
+@pytest.mark.slow  # trains a model
 def test_train_builds_the_cpu_recipe_model(trained):
     from inception_nb.checkpoint import load_checkpoint
     from inception_nb.config import ModelConfig
@@ -67,6 +69,7 @@ def test_train_builds_the_cpu_recipe_model(trained):
     assert info.model_config["stem_batchnorm"] is recipe.stem_batchnorm is True
 
 
+@pytest.mark.slow  # trains a model
 def test_resume_trains_only_the_remaining_epochs(trained, tmp_path):
     _, out = trained
     code, result = _run_json(["train", "--data", "fashion-mnist", *QUICK[:2], "--epochs", "2", *QUICK[4:],
@@ -76,6 +79,7 @@ def test_resume_trains_only_the_remaining_epochs(trained, tmp_path):
     assert [e["epoch"] for e in history] == [1, 2]
 
 
+@pytest.mark.slow  # trains a model
 def test_evaluate_reports_the_checkpoint_accuracy(trained):
     result, out = trained
     code, evaluated = _run_json(["evaluate", "--checkpoint", str(out / "best.pt"), "--data", "fashion-mnist",
@@ -84,6 +88,7 @@ def test_evaluate_reports_the_checkpoint_accuracy(trained):
     assert evaluated["test_acc"] == pytest.approx(result["test_acc"], abs=1e-6)
 
 
+@pytest.mark.slow  # trains a model
 def test_predict_json_lists_top_k_per_image(trained):
     _, out = trained
     samples = sorted((ROOT / "data" / "samples").glob("*.png"))
@@ -129,6 +134,7 @@ def test_bad_data_inputs_exit_2_with_one_line(tmp_path, capsys, image_folder):
     assert "dropout" in _bad([*base, "--data", "fashion-mnist", "--limit", "256", "--dropout", "1.5"], capsys)
 
 
+@pytest.mark.slow  # trains a model
 def test_bad_checkpoint_and_image_inputs_exit_2_with_one_line(trained, tmp_path, capsys, image_folder):
     _, out = trained
     assert "does not exist" in _bad(["evaluate", "--checkpoint", str(tmp_path / "x.pt")], capsys)
@@ -152,6 +158,7 @@ def test_module_entry_point_runs_as_a_process():
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # trains a model
 def test_bench_json_reports_the_documented_figures():
     code, result = _run_json(["bench", "--image-size", "32", "--batch-size", "16", "--steps", "1", "--json"])
     assert code == 0
@@ -192,6 +199,7 @@ def test_every_option_of_every_subcommand_says_its_default():
                 f"{name} {action.option_strings[0]}: {action.help!r}"
 
 
+@pytest.mark.slow  # trains a model
 def test_profile_option_trains_the_named_profile_and_options_override_it(tmp_path):
     code, result = _run_json(["train", "--profile", "quick", "--limit", "128", "--epochs", "1", "--batch-size",
                               "64", "--device", "cpu", "--out", str(tmp_path / "q"), "--json"])

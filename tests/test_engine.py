@@ -37,6 +37,7 @@ def state_equal(a: nn.Module, b: nn.Module) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+@pytest.mark.slow  # trains a model
 def test_post_train_and_test_loops_return_accuracy_and_mean_loss(small_data):
     model = small_model()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -55,6 +56,7 @@ def test_post_train_and_test_loops_return_accuracy_and_mean_loss(small_data):
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
+@pytest.mark.slow  # trains a model
 def test_fit_records_history_and_writes_checkpoints(small_data, tmp_path):
     history = fit(small_model(), small_data, config(tmp_path))
     assert [r.epoch for r in history.epochs] == [1, 2]
@@ -80,6 +82,7 @@ def test_time_budget_stops_training_and_lays_schedule_over_it(small_data, tmp_pa
     assert lr_at(1.0, cfg) == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.slow  # trains a model
 def test_load_checkpoint_rebuilds_model_and_preprocessing(small_data, tmp_path):
     model = small_model()
     fit(model, small_data, config(tmp_path, epochs=1))
@@ -106,6 +109,7 @@ def test_atomic_write_keeps_previous_checkpoint_when_save_fails(tmp_path, monkey
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"], "no temporary file may be left behind"
 
 
+@pytest.mark.slow  # trains a model
 def test_bad_checkpoints_get_clear_errors(small_data, tmp_path):
     garbage = tmp_path / "notes.pt"
     garbage.write_text("this is not a checkpoint")
@@ -125,6 +129,7 @@ def test_bad_checkpoints_get_clear_errors(small_data, tmp_path):
         load_checkpoint(tmp_path / "other.pt")
 
 
+@pytest.mark.slow  # trains a model
 @pytest.mark.parametrize("how", ["interrupted after epoch 1", "epochs=1 then --epochs 2"])
 def test_resume_gives_the_same_result_as_training_straight(small_data, tmp_path, how):
     # A one-epoch run has its own complete schedule; only a constant one makes it a prefix of two.
@@ -171,6 +176,7 @@ class _InterruptingLoader:
             yield batch
 
 
+@pytest.mark.slow  # trains a model
 def test_interrupt_returns_history_and_keeps_last_checkpoint(small_data, tmp_path):
     data = replace(small_data, train=_InterruptingLoader(small_data.train))
     history = fit(small_model(), data, config(tmp_path, epochs=3))
