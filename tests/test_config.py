@@ -9,14 +9,7 @@ import pytest
 import inception_nb
 from inception_nb import cli
 from inception_nb.config import (
-    CLI_PROFILE,
-    PROFILES,
-    DataConfig,
-    ModelConfig,
-    Profile,
-    TrainConfig,
-    get_profile,
-    profile_table,
+    CLI_PROFILE, PROFILES, DataConfig, ModelConfig, Profile, TrainConfig, get_profile, profile_table,
 )
 from inception_nb.paths import REPO_ROOT as ROOT
 
