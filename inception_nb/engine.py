@@ -21,6 +21,8 @@ from .runtime import (
     uses_channels_last, uses_matmul_convs, wrap_distributed,
 )
 
+# TrainConfig, History and EpochRecord live in config.py and history.py; listed here because notebooks and
+# exercises import them together with fit (`from inception_nb.engine import TrainConfig, fit`).
 __all__ = ["TrainingDiverged", "train_step", "train", "test", "lr_at", "make_optimizer", "fit", "load_or_train",
            "TrainConfig", "History", "EpochRecord"]
 
