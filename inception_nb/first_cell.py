@@ -18,12 +18,13 @@ import argparse
 import json
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 import nbformat
+import tomllib
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from .paths import REPO_ROOT
+
 CELL_ID = "first-cell"
 MARKER = "# First cell (no need to read it):"  # the line that identifies the cell on a refresh
 # Distributions whose import name differs from the distribution name.

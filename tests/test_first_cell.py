@@ -31,6 +31,7 @@ def test_every_notebook_has_the_generated_first_cell():
 
 def test_cell_names_every_dependency_by_an_importable_module():
     import importlib.util
+
     import tomllib
 
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
