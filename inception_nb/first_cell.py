@@ -56,6 +56,9 @@ if importlib.util.find_spec("inception_nb") is None:
 
 def _project(root: Path = REPO_ROOT) -> dict:
     """Return pyproject.toml's [project] table."""
+    if not (root / "pyproject.toml").is_file():
+        raise FileNotFoundError(f"{root / 'pyproject.toml'} not found: the first cell is generated from a clone's "
+                                "pyproject.toml; run python -m inception_nb.first_cell with the clone's package")
     with open(root / "pyproject.toml", "rb") as f:
         return tomllib.load(f)["project"]
 

@@ -62,8 +62,8 @@ def test_train_predict_and_exercises_from_another_working_directory(site, tmp_pa
     work = tmp_path / "work"
     work.mkdir()
     data = {"INCEPTION_NB_DATA": str(ROOT / "data")}
-    done = run(site, work, "-m", "inception_nb", "train", "--data", "fashion-mnist", "--limit", "256",
-               "--epochs", "1", "--batch-size", "64", "--json", env=data)
+    done = run(site, work, "-m", "inception_nb", "train", "--data", "fashion-mnist", "--limit", "128",
+               "--epochs", "1", "--batch-size", "32", "--json", env=data)
     assert done.returncode == 0, done.stderr
     assert (work / "runs" / "cli" / "best.pt").is_file(), "runs go under the working directory"
     assert not list(site.glob("runs")), "nothing is written into the installed package's folder"
