@@ -58,7 +58,7 @@ def test_without_data_anywhere_the_error_lists_where_it_looked(site, tmp_path):
 
 
 @pytest.mark.slow
-def test_train_predict_and_exercises_from_another_working_directory(site, tmp_path):
+def test_train_evaluate_and_predict_from_another_working_directory(site, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     data = {"INCEPTION_NB_DATA": str(ROOT / "data")}
