@@ -19,7 +19,6 @@ __all__ = ["REPO_ROOT", "DATA_ROOT", "RUNS_DIR", "clone_root", "data_roots", "da
 # The folder that holds the package: the repository in a clone (editable install, PYTHONPATH), site-packages
 # or a --target folder in a plain install.
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
-REPO_ROOT = PACKAGE_PARENT
 
 
 def _is_clone(folder: Path) -> bool:
@@ -97,6 +96,8 @@ def _data_root() -> Path:
     return next((root for root in roots if root.is_dir()), roots[0])
 
 
+# The clone (notebooks/, data/, exercises/): also for a package `pip install .` put into site-packages.
+REPO_ROOT = clone_root() or PACKAGE_PARENT
 # As found when the package was imported: where data/samples and data/fashion-mnist are read from, and where
 # notebooks, the CLI and `make run` write training runs. Lookups at run time call the functions above.
 DATA_ROOT = _data_root()
