@@ -8,11 +8,11 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# Reinstall only when the dependency lists change, so a second `make setup` does nothing slow.
-$(STAMP): requirements.txt pyproject.toml
+# pyproject.toml lists the dependencies (lower bounds only), constraints.txt pins the versions installed here.
+# Reinstall only when one of them changes, so a second `make setup` does nothing slow.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[notebooks,test]"
 	@touch $(STAMP)
 
 run: setup

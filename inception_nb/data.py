@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from . import paths
 from .config import DataConfig
 from .images import IMAGE_EXTENSIONS, DataError, check_header, normalise, open_image, to_uint8
-from .paths import DATA_ROOT
 from .runtime import loader_settings
 
 __all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_SIZE", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "DataConfig",
@@ -74,7 +74,7 @@ def load_fashion_mnist(split: str = "train", root: Path | None = None) -> tuple[
     """Return (uint8 images [N,28,28], int64 labels [N]) of one Fashion-MNIST split, checksum-verified."""
     if split not in _FASHION_FILES:
         raise DataError(f"unknown Fashion-MNIST split {split!r}. Fix: use 'train' or 'test'.")
-    folder = Path(root) if root is not None else DATA_ROOT / "fashion-mnist"  # root holds the four .gz files
+    folder = Path(root) if root is not None else _fashion_mnist_folder()  # it holds the four .gz files
     missing = [name for name in _FASHION_FILES[split] if not (folder / name).is_file()]
     if missing:
         raise DataError(f"Fashion-MNIST files missing from {folder}: {', '.join(missing)}. "
@@ -82,6 +82,17 @@ def load_fashion_mnist(split: str = "train", root: Path | None = None) -> tuple[
                         "or point INCEPTION_NB_DATA at a data/ folder that has them; nothing is downloaded.")
     images, labels = (_read_idx(folder / name) for name in _FASHION_FILES[split])
     return torch.from_numpy(images), torch.from_numpy(labels).long()
+
+
+def _fashion_mnist_folder() -> Path:
+    """Return the first data root's fashion-mnist/ folder that exists (paths.data_roots gives the order)."""
+    candidates = [root / "fashion-mnist" for root in paths.data_roots()]
+    found = next((folder for folder in candidates if folder.is_dir()), None)
+    if found is None:
+        raise DataError(f"Fashion-MNIST not found; looked in {', '.join(map(str, candidates))}. Fix: run from the "
+                        "repository (it ships data/fashion-mnist), or set INCEPTION_NB_DATA to a data/ folder that "
+                        "holds fashion-mnist/ (a clone's data/ does); nothing is downloaded.")
+    return found
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -236,11 +247,22 @@ def _split_val(labels: torch.Tensor, val_fraction: float, seed: int) -> tuple[to
     return perm[~is_val].sort().values, perm[is_val].sort().values
 
 
+def _dataset_folder(dataset) -> Path:
+    """Return the folder DataConfig.dataset names, tried where paths.dataset_candidates says."""
+    candidates = paths.dataset_candidates(dataset)
+    found = next((path for path in candidates if path.exists()), None)
+    if found is None:
+        where = (f"{candidates[0]} does not exist" if len(candidates) == 1 else
+                 f"it does not exist in any place looked at: {', '.join(map(str, candidates))}")
+        raise DataError(f"dataset not found: DataConfig.dataset is {str(dataset)!r}, and {where}. Fix: set "
+                        "DataConfig.dataset to 'fashion-mnist' or to the path of a folder with one sub-folder of "
+                        "images per class (a relative path is tried from the working directory, "
+                        "INCEPTION_NB_DATA, ./data and the repository).")
+    return found
+
+
 def _folder_sources(config: DataConfig):
-    root = Path(config.dataset).expanduser()
-    if not root.exists():
-        raise DataError(f"dataset not found: {root.resolve()} does not exist. Fix: pass 'fashion-mnist' or the "
-                        "path of a folder with one sub-folder of images per class.")
+    root = _dataset_folder(config.dataset)
     if not root.is_dir():
         raise DataError(f"dataset {root} is a file, not a folder. Fix: unpack it (e.g. unzip) and pass the "
                         "folder.")
@@ -310,6 +332,9 @@ def load_data(config: DataConfig, device: str | torch.device = "cpu", min_size: 
 
     `training=False` (evaluation only) skips the check that a training batch fits the dataset.
     """
+    if config.dataset is None or not str(config.dataset).strip():  # Path("") is the working directory: no scan
+        raise DataError(f"DataConfig.dataset is empty ({config.dataset!r}). Fix: set DataConfig.dataset to "
+                        "'fashion-mnist' or to the path of a folder with one sub-folder of images per class.")
     _check_config(config, min_size)
     if str(config.dataset).lower() == "fashion-mnist":
         sources, classes, mean, std = _fashion_sources(config)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from inception_nb import data
+from inception_nb import data, paths
 from inception_nb.config import DataConfig
 from inception_nb.data import (
     FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_data, load_fashion_mnist,
@@ -63,7 +63,7 @@ def test_data_and_runs_roots_follow_the_environment_variables(tmp_path, monkeypa
 
 
 def test_fashion_mnist_is_read_from_the_data_root(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DATA_ROOT", tmp_path)
+    monkeypatch.setattr(paths, "data_roots", lambda: [tmp_path])
     with pytest.raises(DataError, match=str(tmp_path / "fashion-mnist")):
         _real_load("test")
 

@@ -1,47 +1,118 @@
-"""The project's scaffolding stays consistent: install files, CI and README agree."""
+"""The project's scaffolding stays consistent: dependencies, pins, install files, licence, CI and README agree."""
 
 import re
+import sys
 
+import tomllib
 import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 import inception_nb
 from inception_nb.paths import REPO_ROOT as ROOT
 
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+PROJECT = PYPROJECT["project"]
+README = (ROOT / "README.md").read_text()
 
-def _requirements() -> list:
-    lines = (ROOT / "requirements.txt").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+def _requirements() -> list[Requirement]:
+    """Every requirement pyproject.toml names: the package's and its extras'."""
+    lines = PROJECT["dependencies"] + [r for extra in PROJECT["optional-dependencies"].values() for r in extra]
+    return [Requirement(line) for line in lines]
+
+
+def _pins() -> dict[str, str]:
+    """Return {normalised name: version} from constraints.txt."""
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep and version, f"constraints.txt must pin with ==, got {line!r}"
+            pins[_norm(name)] = version.strip()
+    return pins
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def test_package_exposes_version():
     assert re.fullmatch(r"\d+\.\d+\.\d+", inception_nb.__version__)
 
 
-def test_environment_yml_parses_and_names_the_same_packages_as_requirements():
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    deps = env["dependencies"]
-    assert any(str(d).startswith("python") for d in deps if isinstance(d, str))
-    assert "pip" in deps
-    pip_section = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
-    assert "-e ." in pip_section, "environment.yml must install the package itself"
-    assert sorted(p for p in pip_section if p != "-e .") == sorted(_requirements())
+def test_dependencies_have_lower_bounds_only():
+    for req in _requirements():
+        operators = [spec.operator for spec in req.specifier]
+        assert operators == [">="], f"{req} must have exactly one lower bound (>=) and no cap, pin or exclusion"
+    assert {"notebooks", "test"} <= set(PROJECT["optional-dependencies"])
+    assert not (ROOT / "requirements.txt").exists(), "pyproject.toml is the one list; requirements.txt would drift"
 
 
-def test_requirements_admit_this_machine_and_the_seed_post_versions():
-    from packaging.requirements import Requirement
-
-    reqs = {Requirement(line).name: Requirement(line) for line in _requirements()}
-    for name, versions in {"torch": ("2.5.1", "2.14.1"), "torchvision": ("0.20.1", "0.29.1")}.items():
+def test_bounds_admit_this_machine_and_the_seed_post_versions():
+    reqs = {req.name: req for req in _requirements()}
+    for name, versions in {"torch": ("2.5.1", "2.14.1", "3.0"), "torchvision": ("0.20.1", "0.29.1", "1.0")}.items():
         for version in versions:
             assert reqs[name].specifier.contains(version), f"{name} {version} is excluded by {reqs[name]}"
-    for needed in ("torchsummary", "matplotlib", "jupyterlab", "nbval", "tqdm", "ipywidgets", "pytest"):
-        assert needed in reqs, f"requirements.txt lacks {needed}"
+    for needed in ("torchsummary", "matplotlib", "jupyterlab", "nbval", "tqdm", "ipywidgets", "pytest", "ruff"):
+        assert needed in reqs, f"pyproject.toml lacks {needed}"
+
+
+def test_constraints_pin_every_dependency_inside_its_bounds():
+    pins = _pins()
+    for req in _requirements():
+        pin = pins.get(_norm(req.name))
+        assert pin, f"constraints.txt does not pin {req.name}"
+        assert req.specifier.contains(pin), f"the pin {req.name}=={pin} breaks {req}"
+
+
+def test_readme_states_the_pinned_versions_and_the_python_that_ran():
+    pins = _pins()
+    for name, version in re.findall(r"\b(torch|torchvision) (\d+\.\d+\.\d+)\b", README.split("## Install")[1]):
+        if version not in ("2.5.1", "0.20.1"):  # the seed post's versions, named as the lower bounds
+            assert pins[name] == version, f"README says {name} {version}, constraints.txt pins {pins[name]}"
+    python = re.search(r"Python (3\.\d+\.\d+)", README)
+    assert python, "README must name the Python version the tests ran with"
+    requires = SpecifierSet(PROJECT["requires-python"])
+    assert requires.contains(python[1]) and requires.contains(f"{sys.version_info.major}.{sys.version_info.minor}")
+    assert not requires.contains("3.10"), "no Python older than 3.11 has been run; do not claim it"
+
+
+def test_environment_yml_installs_what_make_setup_installs():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    deps = env["dependencies"]
+    python = next(d for d in deps if isinstance(d, str) and d.startswith("python"))
+    assert SpecifierSet(PROJECT["requires-python"]).contains(python.split("=")[-1])
+    assert "pip" in deps
+    pip_section = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+    setup = re.search(r"^\t\$\(PY\) -m pip install (.*)$", (ROOT / "Makefile").read_text(), flags=re.M)
+    assert setup, "the Makefile's setup target must pip install the package"
+    args = [a.strip('"') for a in setup[1].split() if a not in ("--quiet", "--disable-pip-version-check")]
+    assert args == ["-c", "constraints.txt", "-e", ".[notebooks,test]"]
+    assert pip_section == ["-c constraints.txt", "-e .[notebooks,test]"]
+
+
+def test_licence_is_mit_for_code_with_a_stated_licence_for_the_notebooks():
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
+    assert PROJECT["license"] == "MIT", "an SPDX expression (PEP 639), not the deprecated {text = ...} table"
+    build = [Requirement(r) for r in PYPROJECT["build-system"]["requires"]]
+    setuptools = next(r for r in build if r.name == "setuptools")
+    assert not setuptools.specifier.contains("76.9"), "setuptools reads SPDX `license` strings from 77 on"
+    assert "CC BY 4.0" in README and "data/fashion-mnist/README.md" in README
+
+
+def test_readme_links_point_at_the_repository_of_pyproject():
+    url = PROJECT["urls"]["Repository"]
+    owner_repo = url.removeprefix("https://github.com/")
+    links = re.findall(r"https://(?:colab\.research\.google\.com/)?github(?:\.com)?/([\w.-]+/[\w.-]+)", README)
+    assert links, "README must say where the repository is (Run it elsewhere, Colab)"
+    assert set(links) == {owner_repo}, f"README links to {set(links)}, pyproject.toml names {owner_repo}"
 
 
 def test_ci_runs_the_readme_test_command():
-    readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    commands = re.findall(r"^make \w+", readme, flags=re.M)
+    commands = re.findall(r"^make \w+", README, flags=re.M)
     assert commands[:2] == ["make run", "make test"], "README must open with make run and make test"
     assert re.search(r"^make test$", ci, flags=re.M), ".ci/run must call the README's test command"
 

@@ -1,0 +1,150 @@
+"""The first code cell of every notebook: it makes ``inception_nb`` importable in any Jupyter and on Colab.
+
+Usage: python -m inception_nb.first_cell [--check] [NOTEBOOK ...]
+
+Without arguments it writes the cell into the numbered notebooks (notebooks/*.ipynb) and the exercise
+sources (exercises/*.ipynb); ``python -m inception_nb.exercises make`` then carries it into the student
+and solution notebooks. ``--check`` writes nothing and also checks those built notebooks.
+
+The cell is generated, never edited by hand: the list of packages comes from pyproject.toml's
+``dependencies`` and the repository URL from its ``[project.urls] Repository``, so both stay in one place.
+Where ``inception_nb`` is importable (after ``make setup``, ``pip install``, or with PYTHONPATH) the
+cell does nothing and prints nothing, so nbval sees the same empty output everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import tomllib
+
+from .paths import REPO_ROOT
+
+CELL_ID = "first-cell"
+MARKER = "# First cell (no need to read it):"  # the line that identifies the cell on a refresh
+# Distributions whose import name differs from the distribution name.
+IMPORT_NAMES = {"pillow": "PIL"}
+
+TEMPLATE = '''\
+{marker} makes `inception_nb` importable in any Jupyter or on Colab.
+# Does nothing where the package is installed (make setup). Written by python -m inception_nb.first_cell.
+import importlib.metadata, importlib.util, os, subprocess, sys
+from pathlib import Path
+
+if importlib.util.find_spec("inception_nb") is None:
+    here = Path.cwd().resolve()
+    repo = next((p for p in (here, *here.parents) if (p / "inception_nb" / "__init__.py").is_file()), None)
+    if repo is None:  # not inside a clone (Colab): clone the repository into the working directory
+        repo = here / "{folder}"
+        if not repo.is_dir():
+            url = "{url}"  # from pyproject.toml
+            subprocess.run(["git", "clone", "--depth", "1", url, str(repo)], check=True)
+    sys.path.insert(0, str(repo))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))
+    needed = {needed}  # from pyproject.toml
+    missing = [dist for dist in needed if importlib.util.find_spec({import_names}.get(dist, dist)) is None]
+    if missing:  # pin what is installed, so that pip adds packages and never replaces one (torch above all)
+        kept = [f"{{dist}}=={{importlib.metadata.version(dist)}}" for dist in needed if dist not in missing]
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *missing, *kept], check=True)
+        importlib.invalidate_caches()'''
+
+
+def _project(root: Path = REPO_ROOT) -> dict:
+    """Return pyproject.toml's [project] table."""
+    if not (root / "pyproject.toml").is_file():
+        raise FileNotFoundError(f"{root / 'pyproject.toml'} not found: the first cell is generated from a clone's "
+                                "pyproject.toml; run python -m inception_nb.first_cell with the clone's package")
+    with open(root / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["project"]
+
+
+def repository_url(root: Path = REPO_ROOT) -> str:
+    """Return the repository URL the cell clones from: [project.urls] Repository in pyproject.toml."""
+    return _project(root)["urls"]["Repository"]
+
+
+def requirement_name(requirement: str) -> str:
+    """Return the distribution name of a requirement such as 'torch>=2.5.1', lower-cased."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    if not match:
+        raise ValueError(f"cannot read a distribution name from the requirement {requirement!r} in pyproject.toml")
+    return match[1].lower()
+
+
+def cell_source(root: Path = REPO_ROOT) -> str:
+    """Return the source of the first cell, generated from pyproject.toml."""
+    project = _project(root)
+    dists = [requirement_name(r) for r in project["dependencies"]]
+    import_names = {d: IMPORT_NAMES[d] for d in dists if d in IMPORT_NAMES}
+    url = repository_url(root)
+    folder = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    return TEMPLATE.format(marker=MARKER, url=url, folder=folder, needed=json.dumps(dists),
+                           import_names=json.dumps(import_names))
+
+
+def _is_first_cell(cell: nbformat.NotebookNode) -> bool:
+    return cell.cell_type == "code" and cell.source.startswith(MARKER)
+
+
+def with_first_cell(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
+    """Return nb with the first cell (source) as its first code cell, replacing an older version of it."""
+    cells = [c for c in nb.cells if not _is_first_cell(c)]
+    at = next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells))
+    cell = nbformat.v4.new_code_cell(source)
+    if (nb.nbformat, nb.nbformat_minor) >= (4, 5):
+        if any(c.get("id") == CELL_ID for c in cells):
+            raise ValueError(f"another cell already has the id {CELL_ID!r}; rename it")
+        cell.id = CELL_ID
+    else:
+        cell.pop("id", None)
+    nb.cells = cells[:at] + [cell] + cells[at:]
+    return nb
+
+
+def has_first_cell(nb: nbformat.NotebookNode, source: str) -> bool:
+    """Whether the first code cell of nb is exactly the generated first cell."""
+    first = next((c for c in nb.cells if c.cell_type == "code"), None)
+    return first is not None and first.source == source and not first.get("outputs")
+
+
+def default_notebooks(root: Path = REPO_ROOT, built: bool = False) -> list[Path]:
+    """Return the numbered notebooks and the exercise sources (and with built=True, the student/solutions)."""
+    paths = sorted((root / "notebooks").glob("*.ipynb")) + sorted((root / "exercises").glob("*.ipynb"))
+    if built:
+        paths += sorted((root / "notebooks" / "exercises").glob("*/*.ipynb"))
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the first cell into the notebooks; with --check, list those without it and exit 1 if any."""
+    parser = argparse.ArgumentParser(prog="python -m inception_nb.first_cell", description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="notebooks to update (default: notebooks/*.ipynb and exercises/*.ipynb)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if a notebook lacks the current first cell (default: all "
+                             "notebooks, the built student/solution ones included)")
+    args = parser.parse_args(argv)
+    source = cell_source()
+    paths = args.notebooks or default_notebooks(built=args.check)
+    outdated = [p for p in paths if not has_first_cell(nbformat.read(p, as_version=4), source)]
+    if args.check:
+        for path in outdated:
+            print(f"no current first cell: {path}")
+        if outdated:
+            print("fix: python -m inception_nb.first_cell, then python -m inception_nb.exercises make")
+        return 1 if outdated else 0
+    for path in outdated:
+        nbformat.write(with_first_cell(nbformat.read(path, as_version=4), source), path)
+        print(f"wrote the first cell into {path}")
+    if not outdated:
+        print("every notebook has the current first cell")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
