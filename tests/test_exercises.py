@@ -25,6 +25,7 @@ from inception_nb import exercises as ex
 from inception_nb.engine import test as evaluate
 from inception_nb.engine import train as package_train
 from inception_nb.exercises import ExerciseError, build, grading
+from inception_nb.exercises.checks_ablation import _ablation_costs
 from inception_nb.exercises.cli import main
 from inception_nb.model import INCEPTION_TABLE, InceptionBlock, InceptionV1
 
@@ -377,7 +378,7 @@ def ablation_run():
               "naive": naive_fn()(10, 1)}
     for model in models.values():
         package_train(data.train, model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.01))
-    costs = ex._ablation_costs()
+    costs = _ablation_costs()
     result = {"params": {n: c["params"] for n, c in costs.items()}, "macs": {n: c["macs"] for n, c in costs.items()},
               "accuracy": {n: evaluate(data.test, m, nn.CrossEntropyLoss())[0] for n, m in models.items()},
               "images_seen": {n: 8 for n in models}}
@@ -394,7 +395,7 @@ def test_ablation_costs_match_the_solution_notebooks_models():
     models = namespace("solutions", "05_ablation")["models"]
     from inception_nb.report import module_cost
 
-    assert {n: module_cost(m, (1, 1, 32, 32)) for n, m in models.items()} == ex._ablation_costs()
+    assert {n: module_cost(m, (1, 1, 32, 32)) for n, m in models.items()} == _ablation_costs()
 
 
 @pytest.mark.parametrize("change,match", [

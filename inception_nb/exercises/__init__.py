@@ -15,7 +15,7 @@ cli.py (the ``python -m`` commands, imported only by __main__.py).
 """
 
 from .checks import ExerciseError
-from .checks_ablation import _ablation_costs, check_ablation, check_naive_model
+from .checks_ablation import check_ablation, check_naive_model
 from .checks_block import check_block_arithmetic, check_inception_block
 from .checks_training import check_aux_head, check_aux_loss, check_aux_step, check_train_loop, check_training_run
 from .grading import format_grades, grade_folder, grade_notebook, write_csv
