@@ -237,7 +237,8 @@ def test_training_run_check_fails_for_a_typed_in_history():
     model, data, _ = training_run(train_fn(), passes=0)  # an untrained network
     fails(ex.check_training_run, (model, data, [(0.5, 1.2), (0.8, 0.6)]), "ran 0 batches in training mode")
     model, data, history = training_run(train_fn())
-    fails(ex.check_training_run, (model, data, history + [(0.9, 0.1)]), r"3 passes over the 10 batches of data.train make 30")
+    fails(ex.check_training_run, (model, data, history + [(0.9, 0.1)]),
+          r"3 passes over the 10 batches of data.train make 30")
     fails(ex.check_training_run, (model, data, history[:1]), "at least two")
     fails(ex.check_training_run, (model, data, [(a * 100, l) for a, l in history]), r"outside \[0, 1\]")
 
@@ -419,7 +420,8 @@ def test_ablation_check_catches(ablation_run, change, match):
 
 def test_ablation_check_fails_for_untrained_or_mixed_up_models(ablation_run):
     result, models, data = ablation_run
-    fresh = {"with_reductions": InceptionV1(num_classes=10, in_channels=1, stem_batchnorm=True), "naive": models["naive"]}
+    fresh = {"with_reductions": InceptionV1(num_classes=10, in_channels=1, stem_batchnorm=True),
+             "naive": models["naive"]}
     fails(ex.check_ablation, (result, fresh, data), r"models\['with_reductions'\] has not been trained")
     swapped = {"with_reductions": models["naive"], "naive": models["with_reductions"]}
     fails(ex.check_ablation, (result, swapped, data), "is not the with_reductions network")
