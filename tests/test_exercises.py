@@ -42,15 +42,17 @@ CASES = [("check_inception_block", "01_inception_block", "MyInceptionBlock"),
          ("check_naive_model", "05_ablation", "naive_googlenet")]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def namespace(kind: str, name: str) -> dict:
-    """Run a notebook's imports and exercise cells (not checks, not heavy training) and return its globals."""
+    """Run a notebook's set-up cells (all before the first exercise) and exercise cells (not checks, not heavy
+    training); return its globals."""
     nb = nbformat.read(NOTEBOOKS / kind / f"{name}.ipynb", as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
+    first = next(i for i, c in enumerate(code) if "exercise" in c.metadata.get("tags", []))
     scope: dict = {}
     for i, cell in enumerate(code):
         tags = cell.metadata.get("tags", [])
-        if i == 0 or ("exercise" in tags and "heavy" not in tags):
+        if i < first or ("exercise" in tags and "heavy" not in tags):
             try:
                 exec(compile(cell.source, f"{name}[{i}]", "exec"), scope)
             except NotImplementedError:  # an unfilled student cell stops where the student's code goes
@@ -175,7 +177,7 @@ def train_fn(zero_grad=True, set_train=True, step=True, loss="batch-mean", acc="
             correct += (pred.argmax(1) == y).sum().item()
             losses.append(batch_loss.item()), sizes.append(len(y))
         mean = {"batch-mean": sum(losses) / len(losses), "sum": sum(losses),
-                "image-mean": sum(l * n for l, n in zip(losses, sizes)) / sum(sizes)}[loss]
+                "image-mean": sum(value * n for value, n in zip(losses, sizes)) / sum(sizes)}[loss]
         accuracy = correct / (len(dataloader.dataset) if acc == "images" else len(dataloader))
         return (mean, accuracy) if swap else (accuracy, mean)
 
@@ -240,7 +242,7 @@ def test_training_run_check_fails_for_a_typed_in_history():
     fails(ex.check_training_run, (model, data, history + [(0.9, 0.1)]),
           r"3 passes over the 10 batches of data.train make 30")
     fails(ex.check_training_run, (model, data, history[:1]), "at least two")
-    fails(ex.check_training_run, (model, data, [(a * 100, l) for a, l in history]), r"outside \[0, 1\]")
+    fails(ex.check_training_run, (model, data, [(a * 100, mean) for a, mean in history]), r"outside \[0, 1\]")
 
 
 # ----------------------------------------------------------------------------- exercise 4

@@ -31,7 +31,6 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import Optional
 
 import nbformat
 
@@ -105,7 +104,7 @@ def cell_sources(nb: nbformat.NotebookNode) -> list[tuple]:
     return [(c.cell_type, c.source, tuple(c.metadata.get("tags", []))) for c in nb.cells]
 
 
-def find_sources(sources: Optional[Path] = None) -> Path:
+def find_sources(sources: Path | None = None) -> Path:
     """Return the folder of source notebooks: `sources`, else ./exercises, else the clone's exercises/."""
     tried = [Path(sources)] if sources else [Path.cwd() / "exercises", CLONE_ROOT / "exercises"]
     for folder in tried:
@@ -149,7 +148,7 @@ def execute(nb: nbformat.NotebookNode, folder: Path) -> None:
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
 
 
-def make(sources: Optional[Path] = None, out: Optional[Path] = None, check: bool = False, run: bool = True,
+def make(sources: Path | None = None, out: Path | None = None, check: bool = False, run: bool = True,
          force: bool = False) -> int:
     """Write the out-of-date student and solution notebooks (check=True: only list them); return an exit code.
 

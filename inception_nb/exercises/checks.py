@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Callable, Optional
+from typing import Any
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -84,7 +85,7 @@ def _number(value: Any, what: str) -> float:
     return float(value)
 
 
-def _training_steps(model: nn.Module) -> Optional[int]:
+def _training_steps(model: nn.Module) -> int | None:
     """Return how many batches the model ran in training mode, as its first BatchNorm counted them."""
     norm = next((m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)), None)
     return None if norm is None or norm.num_batches_tracked is None else int(norm.num_batches_tracked)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -83,7 +83,7 @@ def check_train_loop(fn: Callable) -> None:
                                         "of the forward pass, and divide by len(dataloader.dataset)")
         _fail(f"accuracy {acc:.4f} is wrong: the model got {correct} of {sum(sizes)} images right", hint)
     if not _close(loss, want_loss):
-        weighted = sum(l * n for l, n in zip(losses, sizes)) / sum(sizes)
+        weighted = sum(batch_loss * n for batch_loss, n in zip(losses, sizes)) / sum(sizes)
         hint = next((h for v, h in ((sum(losses), "that is the sum: divide by the number of batches, len(dataloader)"),
                                     (weighted, "the post averages per batch: sum of loss.item() / len(dataloader)"),
                                     (losses[-1], "that is the last batch's loss: add up every batch's loss.item()"))
@@ -98,7 +98,7 @@ def check_training_run(model: nn.Module, data, history: Sequence) -> None:
             not all(isinstance(h, (list, tuple)) and len(h) == 2 for h in history):
         _fail(f"history should hold one (accuracy, mean_loss) pair per pass, at least two; got {history!r}",
               "after each pass: history.append(train(data.train, model, loss_fn, optimizer))")
-    passes = [(_number(a, f"history[{i}] accuracy"), _number(l, f"history[{i}] loss")) for i, (a, l) in
+    passes = [(_number(a, f"history[{i}] accuracy"), _number(mean, f"history[{i}] loss")) for i, (a, mean) in
               enumerate(history)]
     if any(not 0 <= a <= 1 for a, _ in passes):
         _fail(f"history has an accuracy outside [0, 1]: {passes}", "train returns a fraction: correct / images")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from . import build, grading
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run `grade FOLDER ...` or `make ...` (see --help); return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m inception_nb.exercises",
                                      description="Build the classroom exercise notebooks and grade submissions.")

@@ -15,7 +15,8 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 # exercise (the source notebook's name) -> the checks it is graded by, each with the names of the
 # notebook variables it is called with. tests/test_exercises.py keeps this in step with the sources.
@@ -55,7 +56,7 @@ def _tags(cell: Any) -> list:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
-def _exercise_of(nb: Any, path: Path) -> Optional[str]:
+def _exercise_of(nb: Any, path: Path) -> str | None:
     name = nb.metadata.get("inception_nb", {}).get("exercise")
     if name in CHECKS:
         return name
