@@ -24,5 +24,6 @@ lab: setup
 test: setup
 	$(PY) -m pytest tests notebooks --nbval -p no:cacheprovider
 
+# Only what the project rebuilds: runs/ holds the models users trained (the README says keep them there).
 clean:
-	rm -rf out runs
+	rm -rf out
