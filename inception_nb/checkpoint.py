@@ -7,7 +7,7 @@ import os
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Optional
+from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -44,17 +44,17 @@ class CheckpointInfo:
         return self.model_config.get("preset", "seed")
 
 
-def atomic_write(path, write: Callable[[BinaryIO], None]) -> None:
-    """Call `write(file)` on a fresh temporary file, then rename it over `path`: old file or complete new one."""
+def atomic_write(path, write: Callable[[Path], None]) -> None:
+    """Call `write(temporary path)`, then rename that file over `path`: the old file or the complete new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A name of our own per write (two writers never share a temporary file), created the way open()
     # creates any file, so the result gets the umask's ordinary mode rather than mkstemp's 0600.
     tmp = path.parent / f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TMP_SUFFIX}"
     try:
-        with open(tmp, "xb") as handle:
-            write(handle)
-            handle.flush()
+        open(tmp, "xb").close()
+        write(tmp)
+        with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())  # the rename must not reach the disk before the data does
         os.replace(tmp, path)  # atomic on POSIX and Windows when on the same filesystem
     finally:
@@ -64,7 +64,7 @@ def atomic_write(path, write: Callable[[BinaryIO], None]) -> None:
 
 def atomic_save(obj, path: Path) -> None:
     """Write `obj` with torch.save so that `path` is either the old file or the complete new one."""
-    atomic_write(path, lambda handle: torch.save(obj, handle))
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def remove_orphaned_temps(folder, names=("best.pt", "last.pt", "history.json")) -> list:
