@@ -75,7 +75,9 @@ def remove_orphaned_temps(folder, names=("best.pt", "last.pt", "history.json")) 
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    orphans = [p for name in names for p in folder.glob(f"{name}.*{TMP_SUFFIX}") if p.is_file()]
+    # <name>.<pid>-<hex>.tmp from atomic_write, and <name>.tmp, the fixed name older versions used
+    patterns = [pattern for name in names for pattern in (f"{name}.*{TMP_SUFFIX}", f"{name}{TMP_SUFFIX}")]
+    orphans = [p for pattern in patterns for p in folder.glob(pattern) if p.is_file()]
     for orphan in orphans:
         orphan.unlink(missing_ok=True)
     return orphans
@@ -252,4 +254,24 @@ def load_training_state(path, model: nn.Module, optimizer: Optional[torch.optim.
         # silently replaced by the checkpoint's. The learning rate is set afresh at every step anyway.
         for group, settings in zip(optimizer.param_groups, ours):
             group.update(settings)
-    return {"epoch": state["epoch"], "spent": state.get("spent", 0.0), "history": state.get("history", {"epochs": []})}
+    resumed = {name: state[name] for name in ("epoch", "classes", "channels", "image_size", "mean", "std")}
+    return dict(resumed, spent=state.get("spent", 0.0), history=state.get("history", {"epochs": []}))
+
+
+def check_resume(path, state: dict, data, config) -> None:
+    """Refuse to resume (CheckpointError) where the data or config contradict what the checkpoint was trained on."""
+    if list(data.classes) != list(state["classes"]):
+        raise CheckpointError(f"{path} was trained on classes {state['classes']}, but the data has classes "
+                              f"{list(data.classes)}; resume on the dataset it was trained on (DataConfig.dataset)")
+    for name in ("channels", "image_size"):
+        if getattr(data, name) != state[name]:
+            raise CheckpointError(f"{path} was trained with DataConfig.{name}={state[name]}, but the data has "
+                                  f"{getattr(data, name)}; resume with DataConfig.{name}={state[name]}")
+    if [float(m) for m in data.mean] != state["mean"] or [float(s) for s in data.std] != state["std"]:
+        raise CheckpointError(f"{path} was trained on images normalised with mean {state['mean']} and std "
+                              f"{state['std']}, but the data uses {list(data.mean)} and {list(data.std)}; resume "
+                              f"on the dataset it was trained on (DataConfig.dataset)")
+    if config.epochs <= state["epoch"]:
+        raise CheckpointError(f"{path} has trained {state['epoch']} epoch(s) already and TrainConfig.epochs="
+                              f"{config.epochs} is the total, so nothing is left to train; resume with "
+                              f"TrainConfig.epochs above {state['epoch']}")

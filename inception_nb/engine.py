@@ -14,9 +14,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .checkpoint import save_checkpoint, load_training_state
+from .checkpoint import atomic_write, check_resume, load_training_state, remove_orphaned_temps, save_checkpoint
+from .checks import check_device, check_train_config
 from .fastconv import matmul_convs
 from .model import aux_loss
+from .runfolder import check_run_folder, describe_resume, hold_run_folder, interrupts_held
 
 __all__ = ["TrainConfig", "History", "EpochRecord", "TrainingDiverged", "train", "test", "fit", "pick_device"]
 
@@ -68,7 +70,7 @@ class History:
     """Per-epoch metrics of a `fit` run, with the reason it stopped."""
 
     epochs: list = field(default_factory=list)
-    stopped: str = "completed"  # "completed", "time budget", "interrupted"
+    stopped: str = "completed"  # "running" while fit trains, then "completed", "time budget" or "interrupted"
 
     def append(self, record: EpochRecord) -> None:
         """Add one epoch's metrics."""
@@ -109,9 +111,8 @@ class History:
 
     def save(self, path: Path) -> None:
         """Write the history as JSON, atomically."""
-        tmp = Path(path).with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2))
-        os.replace(tmp, path)
+        text = json.dumps(self.to_dict(), indent=2)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
     @classmethod
     def load(cls, path) -> "History":
@@ -133,10 +134,7 @@ class History:
 def pick_device(name: Optional[str] = None) -> torch.device:
     """Return the requested device, or the best available: cuda, then mps, then cpu."""
     if name:
-        device = torch.device(name)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {name!r} was requested but CUDA is not available; use --device cpu")
-        return device
+        return check_device(name)
     if torch.cuda.is_available():
         return torch.device("cuda", _local_rank())
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
@@ -324,15 +322,49 @@ def _seed_epoch(loader, seed: int, epoch: int) -> None:
         sampler.set_epoch(epoch)
 
 
-def fit(model: nn.Module, data, config: Optional[TrainConfig] = None, resume=None) -> History:
+def fit(model: nn.Module, data, config: Optional[TrainConfig] = None, resume=None,
+        overwrite: bool = False) -> History:
     """Train `model` on `data` (a DataBundle) as `config` says; return the History.
 
-    Writes best.pt, last.pt and history.json to `config.out_dir` after every epoch. Ctrl-C (or
-    Jupyter's stop button) ends training cleanly and returns the history so far; `resume=` takes
-    a last.pt and continues where it stopped.
+    Writes best.pt, last.pt and history.json to `config.out_dir` after every epoch. A folder that already
+    holds a run is refused unless `overwrite=True` or `resume=` is that folder's last.pt, and a folder in
+    use by another run is refused always. Ctrl-C (or Jupyter's stop button) anywhere ends training cleanly:
+    during an epoch's evaluation or saving it first finishes that epoch. `resume=` takes a last.pt and
+    continues where it stopped, up to `config.epochs` in total.
     """
     config = config or TrainConfig()
+    check_train_config(config)
     device = pick_device(config.device)
+    out_dir = Path(config.out_dir) if config.out_dir and _is_main_process() else None
+    if out_dir is None:
+        return _fit(model, data, config, device, resume, None)
+    check_run_folder(out_dir, resume, overwrite)
+    with hold_run_folder(out_dir):
+        remove_orphaned_temps(out_dir)
+        return _fit(model, data, config, device, resume, out_dir)
+
+
+def _fit(model: nn.Module, data, config: TrainConfig, device: torch.device, resume, out_dir: Optional[Path]) -> History:
+    history = History(stopped="running")
+    try:
+        return _train_epochs(model, data, config, device, resume, out_dir, history)
+    except KeyboardInterrupt:  # outside an epoch's training: setting up, or a second Ctrl-C in evaluation
+        _stop_interrupted(history, out_dir, "before the next epoch finished")
+        return history
+
+
+def _stop_interrupted(history: History, out_dir: Optional[Path], where: str) -> None:
+    history.stopped = "interrupted"
+    if out_dir and history.epochs:
+        with interrupts_held("Ctrl-C: saving the history first") as held:
+            held.shielded = True
+            history.save(out_dir / "history.json")
+    _say(f"Interrupted {where}: returning the history of the {len(history.epochs)} finished epoch(s); "
+         f"{describe_resume(out_dir)}")
+
+
+def _train_epochs(model: nn.Module, data, config: TrainConfig, device: torch.device, resume,
+                  out_dir: Optional[Path], history: History) -> History:
     # Measured faster for this network on CUDA and on x86 CPUs (docs/performance.md); MPS stays NCHW.
     auto_channels_last = device.type in ("cuda", "cpu")
     channels_last = auto_channels_last if config.channels_last is None else config.channels_last
@@ -340,10 +372,13 @@ def fit(model: nn.Module, data, config: Optional[TrainConfig] = None, resume=Non
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config)
-    history, start_epoch, spent = History(), 1, 0.0
+    start_epoch, spent = 1, 0.0
     if resume is not None:
         state = load_training_state(resume, model, optimizer)
-        history, start_epoch, spent = History.from_dict(state["history"]), state["epoch"] + 1, state["spent"]
+        check_resume(resume, state, data, config)
+        restored = History.from_dict(state["history"])
+        history.epochs[:] = restored.epochs  # how the earlier run stopped does not bind this one
+        start_epoch, spent = state["epoch"] + 1, state["spent"]
     train_model = model
     if dist.is_initialized():
         ids = [device.index] if device.type == "cuda" else None
@@ -352,9 +387,6 @@ def fit(model: nn.Module, data, config: Optional[TrainConfig] = None, resume=Non
     scaler = torch.amp.GradScaler("cuda") if autocast_dtype == torch.float16 else None
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     eval_loss_fn = nn.CrossEntropyLoss()
-    out_dir = Path(config.out_dir) if config.out_dir and _is_main_process() else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
     steps_per_epoch = max(len(data.train), 1)
     total_steps = steps_per_epoch * config.epochs
     step_count = steps_per_epoch * (start_epoch - 1)
@@ -389,31 +421,42 @@ def fit(model: nn.Module, data, config: Optional[TrainConfig] = None, resume=Non
                     scaler=scaler, channels_last=channels_last, check_every=config.check_every,
                     progress=config.progress, epoch=epoch, stats=stats)
             except KeyboardInterrupt:
-                history.stopped = "interrupted"
-                resume_hint = f"; resume from {out_dir / 'last.pt'}" if out_dir and history.epochs else ""
-                _say(f"Interrupted during epoch {epoch}: returning the history of the "
-                     f"{len(history.epochs)} finished epoch(s){resume_hint}")
-                break
+                _stop_interrupted(history, out_dir, f"during epoch {epoch}")
+                return history
             seconds = time.perf_counter() - epoch_start
-            spent += seconds
-            _sync_buffers(model)
-            images_seen += stats.get("images", 0)
-            test_acc, test_loss = test(data.test, model, eval_loss_fn, autocast_dtype=autocast_dtype,
-                                       channels_last=channels_last, progress=config.progress)
-            record = EpochRecord(epoch, train_acc, train_loss, test_acc, test_loss, lr_now, seconds, images_seen)
-            is_best = test_acc >= history.best_test_acc
-            history.append(record)
-            if config.time_budget is not None and spent >= config.time_budget:
-                history.stopped = "time budget"
-            _say(f"epoch {epoch:2d}  train acc {train_acc:6.2%}  loss {train_loss:.3f}  |  "
-                 f"test acc {test_acc:6.2%}  loss {test_loss:.3f}  |  lr {lr_now:.4f}  {seconds:5.1f} s")
-            if out_dir:
-                save_checkpoint(out_dir / "last.pt", model, data, config, history, optimizer, epoch, spent)
-                if is_best:
-                    save_checkpoint(out_dir / "best.pt", model, data, config, history, None, epoch, spent)
-                history.save(out_dir / "history.json")
+            # From here the epoch is trained: a first Ctrl-C lets it be evaluated and saved, then stops.
+            with interrupts_held(f"Ctrl-C: finishing epoch {epoch}'s evaluation and checkpoint first "
+                                 f"(Ctrl-C again to stop now and drop the epoch)") as held:
+                spent += seconds
+                _sync_buffers(model)
+                images_seen += stats.get("images", 0)
+                test_acc, test_loss = test(data.test, model, eval_loss_fn, autocast_dtype=autocast_dtype,
+                                           channels_last=channels_last, progress=config.progress)
+                held.shielded = True  # the files of one epoch are written all together or not at all
+                record = EpochRecord(epoch, train_acc, train_loss, test_acc, test_loss, lr_now, seconds,
+                                     images_seen)
+                is_best = test_acc >= history.best_test_acc
+                history.append(record)
+                if config.time_budget is not None and spent >= config.time_budget:
+                    history.stopped = "time budget"
+                elif epoch == config.epochs:
+                    history.stopped = "completed"
+                elif held.requested:
+                    history.stopped = "interrupted"
+                _say(f"epoch {epoch:2d}  train acc {train_acc:6.2%}  loss {train_loss:.3f}  |  "
+                     f"test acc {test_acc:6.2%}  loss {test_loss:.3f}  |  lr {lr_now:.4f}  {seconds:5.1f} s")
+                if out_dir:
+                    save_checkpoint(out_dir / "last.pt", model, data, config, history, optimizer, epoch, spent)
+                    if is_best:
+                        save_checkpoint(out_dir / "best.pt", model, data, config, history, None, epoch, spent)
+                    history.save(out_dir / "history.json")
+            if held.requested and history.stopped in ("running", "interrupted"):
+                _stop_interrupted(history, out_dir, f"after epoch {epoch}")
+                return history
             if history.stopped == "time budget":
                 break
+    if history.stopped == "running":  # no epoch left to train (resumed at the total), or budget spent before
+        history.stopped = "completed"
     return history
 
 
