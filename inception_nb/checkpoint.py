@@ -1,4 +1,4 @@
-"""Checkpoints that rebuild themselves: weights plus everything needed to use them."""
+"""Checkpoints that rebuild themselves: weights plus everything needed to use them, and the data they expect."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import torch
 from torch import nn
@@ -122,8 +122,9 @@ def _read(path) -> dict:
         raise CheckpointError(f"permission denied: cannot read checkpoint {path}; give yourself read access "
                               f"(chmod u+r) or pass another file") from None
     except Exception as err:  # the safe unpickler fails on garbage in many ways (IndexError among them)
-        raise CheckpointError(f"{path} is not a PyTorch checkpoint that can be loaded safely ({err.__class__.__name__}); "
-                              f"pass a best.pt or last.pt written by inception_nb") from None
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint that can be loaded safely "
+                              f"({err.__class__.__name__}); pass a best.pt or last.pt written by inception_nb"
+                              ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a PyTorch file but not an inception-nb checkpoint (no '{FORMAT}' marker); "
                               f"pass a best.pt or last.pt written by inception_nb, or load raw torchvision weights "
@@ -143,7 +144,7 @@ def _is_number(value) -> bool:
     return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
-def _structure_problem(state: dict) -> Optional[str]:
+def _structure_problem(state: dict) -> str | None:
     """Return what is wrong with a checkpoint's fields (naming the field), or None when all is well."""
     kinds = {"model_config": dict, "state_dict": dict, "classes": list, "channels": int, "image_size": int,
              "mean": list, "std": list, "epoch": int}
@@ -228,13 +229,13 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> tuple:
     return model.to(device).eval(), _info(state)
 
 
-def load_training_state(path, model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None) -> dict:
+def load_training_state(path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:
     """Load weights (and optimizer state) into `model` to resume; return epoch, spent and history."""
     state = _read(path)
     if dict(state["model_config"]) != dict(model.config):
         raise CheckpointError(f"{path} was trained with model {state['model_config']}, not {dict(model.config)}; "
-                              f"build the model to resume with the checkpoint's settings "
-                              f"(InceptionV1(**read_checkpoint_info(path).model_config))")
+                              f"build the model to resume from the checkpoint's own settings "
+                              f"(its ModelConfig: read_checkpoint_info(path).model_config)")
     _restore_weights(model, state, path)
     if optimizer is not None:
         if "optimizer" not in state:
@@ -275,3 +276,14 @@ def check_resume(path, state: dict, data, config) -> None:
         raise CheckpointError(f"{path} has trained {state['epoch']} epoch(s) already and TrainConfig.epochs="
                               f"{config.epochs} is the total, so nothing is left to train; resume with "
                               f"TrainConfig.epochs above {state['epoch']}")
+
+
+def data_for_checkpoint(info: CheckpointInfo, dataset: str = "fashion-mnist", batch_size: int = 256,
+                        limit: int | None = None, device: str | torch.device | None = None):
+    """Return a DataBundle preprocessed the way the checkpoint's model expects (no augmentation)."""
+    from .data import DataConfig, load_data
+    from .runtime import pick_device
+
+    config = DataConfig(dataset=dataset, image_size=info.image_size, channels=info.channels,
+                        batch_size=batch_size, limit=limit, augment=False)
+    return load_data(config, device=pick_device(device), training=False)
