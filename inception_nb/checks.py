@@ -76,6 +76,19 @@ def check_train_config(config) -> None:
         check_device(config.device)
 
 
+def check_model_config(config) -> None:
+    """Raise ValueError naming the ModelConfig setting that cannot build a model."""
+    from .model import PRESETS
+
+    if config.preset not in PRESETS:
+        raise ValueError(f"ModelConfig.preset must be one of {sorted(PRESETS)}, got {config.preset!r}")
+    dropout = config.dropout
+    if dropout is not None and (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
+                                or not 0 <= dropout < 1):  # False for NaN too
+        raise ValueError(f"ModelConfig.dropout must be at least 0 and below 1 (or None for the preset's), "
+                         f"got {dropout!r}")
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """Whether `error` is an allocator's refusal (host or device memory), whatever class it came as."""
     if isinstance(error, (MemoryError, torch.OutOfMemoryError)):

@@ -7,8 +7,9 @@ import contextlib
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 RUN_FILES = ("best.pt", "last.pt", "history.json")
 LOCK_NAME = ".inception-nb.lock"  # hidden, and gone again when the run ends
@@ -153,7 +154,7 @@ def interrupts_held(notice: str) -> Iterator[InterruptRequest]:
         signal.signal(signal.SIGINT, previous)
 
 
-def describe_resume(folder: Optional[Path]) -> str:
+def describe_resume(folder: Path | None) -> str:
     """Return the advice that ends an interrupted run's message."""
     if folder is None or not (Path(folder) / "last.pt").exists():
         return "nothing was saved (no epoch finished)"

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from reliability_support import ROOT, TINY, clean_error, cli, cli_env, result_json, shared_tmp
 
 from inception_nb.checkpoint import load_checkpoint
 from inception_nb.data import DataConfig, load_data
 from inception_nb.engine import TrainConfig, fit
 from inception_nb.model import InceptionV1
-from reliability_support import ROOT, TINY, clean_error, cli, cli_env, result_json, shared_tmp
 
 MISSING_DATA = "/no/such/dataset"  # a bad argument must be refused before the data is even looked for
 
@@ -147,12 +147,11 @@ def test_issue_non_finite_or_negative_numbers_are_refused_before_data_loads(flag
 
 
 @pytest.mark.parametrize("argv, flag", [
-    (["train", "--data", MISSING_DATA, "--image-size", "8"], "--image-size"),
-    (["train", "--data", MISSING_DATA, "--preset", "torchvision", "--aux-logits", "--image-size", "20"],
-     "--image-size"),
+    (["train", "--data", MISSING_DATA, "--preset", "torchvision", "--image-size", "8"], "--image-size"),
+    (["train", "--data", MISSING_DATA, "--preset", "paper", "--aux-logits", "--image-size", "20"], "--image-size"),
     (["summary", "--preset", "torchvision", "--image-size", "8"], "--image-size"),
-    (["summary", "--image-size", "1"], "--image-size"),
-    (["bench", "--image-size", "4"], "--image-size"),
+    (["summary", "--preset", "torchvision", "--image-size", "14"], "--image-size"),
+    (["bench", "--image-size", "4"], "--image-size"),  # bench also runs torchvision's GoogLeNet
     (["bench", "--image-size", "8", "--batch-size", "1", "--steps", "1"], "--image-size"),
 ])
 def test_issue_sizes_too_small_for_the_model_are_refused_by_every_subcommand(argv, flag):

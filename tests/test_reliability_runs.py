@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from reliability_support import ROOT, TINY, clean_error, cli, cli_env, interrupt_after, listing, result_json, start_cli
 
 from inception_nb.checkpoint import load_checkpoint
 from inception_nb.data import DataConfig, load_data
 from inception_nb.engine import TrainConfig, fit
 from inception_nb.model import InceptionV1
-from reliability_support import (ROOT, TINY, clean_error, cli, cli_env, interrupt_after, listing, result_json,
-                                 start_cli)
 
 RUN_FILES = {"best.pt", "last.pt", "history.json"}
 
