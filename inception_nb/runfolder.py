@@ -9,7 +9,6 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
 
 RUN_FILES = ("best.pt", "last.pt", "history.json")
 LOCK_NAME = ".inception-nb.lock"  # hidden, and gone again when the run ends
