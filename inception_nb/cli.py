@@ -213,8 +213,8 @@ def cmd_train(args) -> dict:
 
 def _check_image_size(size: int, min_size: int, model: str) -> None:
     if size < min_size:
-        raise DataError(f"DataConfig.image_size {size} is smaller than the smallest input the {model} model "
-                        f"takes ({min_size} px); use DataConfig.image_size={min_size} or more")
+        raise DataError(f"DataConfig.image_size {size} is smaller than the {model} model's minimum input size "
+                        f"{min_size}. Fix: set DataConfig.image_size to {min_size} or more.")
 
 
 def cmd_evaluate(args) -> dict:

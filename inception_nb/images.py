@@ -62,13 +62,15 @@ def _to_mode(img: Image.Image, mode: str) -> Image.Image:
                             "16-bit PNG.")
         img = Image.fromarray(np.round(values / 257).astype(np.uint8))
     elif img.mode == "F":
-        # floats have no agreed brightness scale; 0..1 is the one in common use, so only that is read
+        # Floats come in two scales: 0-1 (scientific exports; Pillow would clip them to black) and Pillow's
+        # own 0-255 (what L.convert("F") makes). Anything else has no agreed brightness and is refused.
         values = np.asarray(img, dtype=np.float64)
-        if values.size and not (np.isfinite(values).all() and 0 <= values.min() and values.max() <= 1):
-            raise DataError(f"image {where} has pixel mode F (floating point) with values {values.min():g} to "
-                            f"{values.max():g}; only 0 to 1 has a defined brightness. Fix: scale it to 0-1 or save "
-                            "it as an 8-bit PNG.")
-        img = Image.fromarray(np.round(values * 255).astype(np.uint8))
+        low, high = (values.min(), values.max()) if values.size else (0.0, 0.0)
+        if not (np.isfinite(values).all() and low >= 0 and high <= 255):
+            raise DataError(f"image {where} has pixel mode F (floating point) with values {low:g} to {high:g}; "
+                            "only 0-1 or 0-255 have a defined brightness. Fix: scale it to 0-1 or save it as an "
+                            "8-bit PNG.")
+        img = Image.fromarray(np.round(values * (255 if high <= 1 else 1)).astype(np.uint8))
     elif img.mode == "LAB":
         img = _lab_to_rgb(img, where)
     elif img.mode == "La":

@@ -234,7 +234,8 @@ MODES = {
     "I;16": (Image.new("I;16", (8, 8), 128 * 257), ".png", GRAY),
     "I;16B": (Image.new("I;16B", (8, 8), 128 * 257), ".tif", GRAY),
     "I": (Image.new("I", (8, 8), 128 * 257), ".tif", GRAY),
-    "F": (Image.new("F", (8, 8), 0.5), ".tif", 0.5),
+    "F": (Image.new("F", (8, 8), 0.5), ".tif", 0.5),  # a 0-1 float image: Pillow alone clips it to black
+    "F-0-255": (Image.new("F", (8, 8), 128.0), ".tif", GRAY),  # Pillow's own scale (L.convert("F"))
 }
 
 
@@ -246,7 +247,7 @@ def test_issue_every_image_mode_converts_to_the_right_range(mode, tmp_path):
 
 
 @pytest.mark.parametrize("mode, image", [
-    ("F", Image.fromarray(np.full((8, 8), 1000.0, np.float32), "F")),
+    ("F", Image.fromarray(np.full((8, 8), 1000.0, np.float32), "F")),  # neither 0-1 nor Pillow's 0-255
     ("I", Image.fromarray(np.full((8, 8), 10**6, np.int32), "I")),
     ("LAB", Image.new("LAB", (8, 8), (128, 128, 128))),
 ], ids=["F-beyond-1", "I-beyond-16-bit", "LAB"])
