@@ -7,6 +7,6 @@ try:
 
     code = main()
 except KeyboardInterrupt:
-    print("interrupted (Ctrl-C) before training started; nothing was written", file=sys.stderr)
+    print("interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr)
     code = 130
 sys.exit(code)
