@@ -309,8 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "bench": cmd_bench}
         result = command[args.command](args)
     except KeyboardInterrupt:
-        done = "before the first epoch ended; nothing was saved" if args.command == "train" else "; nothing written"
-        print(f"interrupted (Ctrl-C) {done}".replace(" ;", ";"), file=sys.stderr)
+        done = "before the first epoch ended, nothing was saved" if args.command == "train" else "nothing written"
+        print(f"interrupted (Ctrl-C): {done}", file=sys.stderr)
         return INTERRUPTED
     except (DataError, CheckpointError, ValueError, FileNotFoundError) as err:
         print(f"error: {in_cli_words(str(err))}", file=sys.stderr)
