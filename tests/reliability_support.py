@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tiny settings: a few seconds a run. 28 px is the seed model's native Fashion-MNIST size.
 TINY = ["--limit", "128", "--batch-size", "32", "--image-size", "28", "--device", "cpu"]
-OTHER_UID = 65534  # "nobody": permission tests run the CLI as this user when the tests run as root
 
 
 def cli_env(**extra) -> dict:
@@ -24,13 +25,21 @@ def cli_env(**extra) -> dict:
     return env
 
 
-def cli(*args, timeout: float = 180, as_other_user: bool = False, cwd=None, env=None) -> subprocess.CompletedProcess:
-    """Run `python -m inception_nb ARGS` in a fresh process; return it finished."""
-    kwargs = {}
-    if as_other_user and os.geteuid() == 0:
-        kwargs["preexec_fn"] = _become_other_user
-    return subprocess.run([sys.executable, "-m", "inception_nb", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd or ROOT, env=env or cli_env(), **kwargs)
+def cli(*args, timeout: float = 180, as_plain_user: bool = False, cwd=None, env=None) -> subprocess.CompletedProcess:
+    """Run `python -m inception_nb ARGS` in a fresh process; return it finished.
+
+    `as_plain_user`: permissions apply as to anyone; as root that means dropping the capabilities that let
+    root read and write past them (root still owns what the test made, so chmod 0 locks it out).
+    """
+    prefix = []
+    if as_plain_user and os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: permissions cannot be tested")
+        drop = "-dac_override,-dac_read_search"
+        prefix = [setpriv, f"--bounding-set={drop}", f"--inh-caps={drop}"]
+    return subprocess.run([*prefix, sys.executable, "-m", "inception_nb", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd or ROOT, env=env or cli_env())
 
 
 def start_cli(*args, env=None) -> subprocess.Popen:
@@ -39,17 +48,9 @@ def start_cli(*args, env=None) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env or cli_env())
 
 
-def _become_other_user() -> None:
-    os.setgroups([])
-    os.setgid(OTHER_UID)
-    os.setuid(OTHER_UID)
-
-
-def shared_tmp() -> Path:
-    """Return a new folder that the other user can enter and read (pytest's tmp_path is private to root)."""
-    folder = Path(tempfile.mkdtemp(prefix="reliability-"))
-    folder.chmod(0o777)
-    return folder
+def permissions_apply(path: Path) -> bool:
+    """Whether a plain user would be refused `path` (False on file systems that ignore modes)."""
+    return os.geteuid() == 0 or not os.access(path, os.R_OK | os.W_OK)
 
 
 def clean_error(done: subprocess.CompletedProcess, *words: str, code: int = 2) -> str:

@@ -5,7 +5,6 @@ case the issue names ("issue") or one added to the class ("added").
 """
 
 import math
-import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from reliability_support import ROOT, TINY, clean_error, cli, cli_env, result_json, shared_tmp
+from reliability_support import ROOT, TINY, clean_error, cli, permissions_apply, result_json
 
 from inception_nb.checkpoint import load_checkpoint
 from inception_nb.data import DataConfig, load_data
@@ -122,19 +121,17 @@ def test_issue_an_output_folder_that_cannot_be_created_is_refused_before_data_lo
     clean_error(cli("train", "--data", MISSING_DATA, "--out", blocker), "--out", str(blocker))
 
 
-def test_issue_an_output_folder_that_cannot_be_written_says_permission_denied():
-    root = shared_tmp()
+def test_issue_an_output_folder_that_cannot_be_written_says_permission_denied(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
     try:
-        locked = root / "locked"
-        locked.mkdir(mode=0o555)
-        locked.chmod(0o555)
-        if os.geteuid() != 0 and os.access(locked, os.W_OK):
+        if not permissions_apply(locked):
             pytest.skip("this file system ignores permissions")
-        done = cli("train", "--data", MISSING_DATA, "--out", locked / "run", as_other_user=True,
-                   env=cli_env(HOME=str(root)))
+        done = cli("train", "--data", MISSING_DATA, "--out", locked / "run", as_plain_user=True)
         clean_error(done, "permission denied", str(locked))
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        locked.chmod(0o755)
 
 
 @pytest.mark.parametrize("flag, value", [("--lr", "nan"), ("--lr", "inf"), ("--lr", "-0.1"), ("--lr", "0"),
@@ -291,48 +288,36 @@ def test_added_truncated_and_empty_images_are_named(checkpoint, tmp_path):
 # ----------------------------------------------------------------------------- permissions
 
 def _unreadable_case(kind: str, root: Path, checkpoint: Path) -> tuple:
-    """Build one unreadable input under `root` (readable by all but that input); return (argv, its path)."""
+    """Build one unreadable input under `root`; return (argv, its path)."""
     folder = root / "ds"
     for name in ("cat", "dog"):
         (folder / name).mkdir(parents=True)
         for i in range(3):
             Image.new("L", (28, 28), 40 * i).save(folder / name / f"{i}.png")
-    for path in [root, *root.rglob("*")]:
-        path.chmod(0o777 if path.is_dir() else 0o666)
     ckpt = root / "model.pt"
     shutil.copy(checkpoint, ckpt)
-    ckpt.chmod(0o644)
     train = ["train", "--data", folder, "--batch-size", "2", "--image-size", "28", "--epochs", "1", "--device",
              "cpu", "--out", root / "run"]
-    if kind == "image in class folder":
-        target, argv = folder / "cat" / "1.png", train
-    elif kind == "class folder":
-        target, argv = folder / "dog", train
-    elif kind == "dataset folder":
-        target, argv = folder, train
-    elif kind == "image to predict":
-        target, argv = folder / "cat" / "0.png", ["predict", "--checkpoint", ckpt, folder / "cat" / "0.png"]
-    else:  # checkpoint
-        target, argv = ckpt, ["predict", "--checkpoint", ckpt, folder / "cat" / "0.png"]
+    image = folder / "cat" / "1.png"
+    cases = {"image in class folder": (image, train), "class folder": (folder / "dog", train),
+             "dataset folder": (folder, train), "image to predict": (image, ["predict", "--checkpoint", ckpt, image]),
+             "checkpoint": (ckpt, ["predict", "--checkpoint", ckpt, image])}
+    target, argv = cases[kind]
     target.chmod(0)
     return argv, target
 
 
 @pytest.mark.parametrize("kind", ["image in class folder", "class folder", "image to predict", "dataset folder",
                                   "checkpoint"])
-def test_issue_permission_errors_say_permission_denied_and_the_path(kind, checkpoint):
-    root = shared_tmp()
+def test_issue_permission_errors_say_permission_denied_and_the_path(kind, checkpoint, tmp_path):
+    argv, target = _unreadable_case(kind, tmp_path, checkpoint)
     try:
-        argv, target = _unreadable_case(kind, root, checkpoint)
-        if os.geteuid() != 0 and os.access(target, os.R_OK):
+        if not permissions_apply(target):
             pytest.skip("this file system ignores permissions")
-        done = cli(*argv, as_other_user=True, env=cli_env(HOME=str(root)))
-        line = clean_error(done, "permission denied", str(target))
+        line = clean_error(cli(*argv, as_plain_user=True), "permission denied", str(target))
         assert "corrupt" not in line and "has no images" not in line and "delete" not in line, line
     finally:
-        for path in [root, *root.rglob("*")]:
-            path.chmod(0o777)
-        shutil.rmtree(root, ignore_errors=True)
+        target.chmod(0o755)
 
 
 # ----------------------------------------------------------------------------- paths (owned by the reach branch)
