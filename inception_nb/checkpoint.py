@@ -243,7 +243,10 @@ def load_training_state(path, model: nn.Module, optimizer: torch.optim.Optimizer
         saved_groups = state["optimizer"]["param_groups"]
         ours = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
         if len(saved_groups) != len(ours) or any(set(g) - {"params"} != set(o) for g, o in zip(saved_groups, ours)):
-            saved = state.get("train_config", {}).get("optimizer", "another optimizer")
+            saved = state.get("train_config", {}).get("optimizer")
+            if saved is None or saved == type(optimizer).__name__.lower():
+                raise CheckpointError(f"{path} holds optimizer state of another kind than its training settings "
+                                      f"say ({saved}); the file is damaged: resume from another last.pt")
             raise CheckpointError(f"{path} was trained with optimizer {saved!r}, which cannot continue as "
                                   f"{type(optimizer).__name__}; resume with TrainConfig.optimizer={saved!r}")
         try:
