@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import signal
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +175,12 @@ class _ImageFiles:
 
 def _batch_is_ready(batch):
     return batch  # __getitems__ already built the batch; a module-level function so workers can pickle it
+
+
+def _ignore_ctrl_c(worker_id: int) -> None:
+    # A terminal's Ctrl-C reaches every process of the group; the main process decides what it means
+    # (fit finishes an epoch's evaluation first), so a worker must not die of it mid-epoch.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # ----------------------------------------------------------------------------- image folders
@@ -355,7 +362,8 @@ def load_data(config: DataConfig, device: str | torch.device = "cpu", min_size: 
     if config.num_workers is not None:
         settings.update(num_workers=config.num_workers, persistent_workers=config.num_workers > 0 and
                         settings["persistent_workers"])
-    common = dict(batch_size=config.batch_size, collate_fn=_batch_is_ready, **settings)
+    common = dict(batch_size=config.batch_size, collate_fn=_batch_is_ready, worker_init_fn=_ignore_ctrl_c,
+                  **settings)
     train = DataLoader(train_set, shuffle=train_sampler is None, sampler=train_sampler, drop_last=True,
                        generator=generator, **common)
     test = DataLoader(test_set, shuffle=False, sampler=test_sampler, **common)

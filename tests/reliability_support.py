@@ -42,10 +42,14 @@ def cli(*args, timeout: float = 180, as_plain_user: bool = False, cwd=None, env=
                           text=True, timeout=timeout, cwd=cwd or ROOT, env=env or cli_env())
 
 
-def start_cli(*args, env=None) -> subprocess.Popen:
-    """Start `python -m inception_nb ARGS` without waiting; stdout is line-buffered text."""
+def start_cli(*args, env=None, own_group: bool = False) -> subprocess.Popen:
+    """Start `python -m inception_nb ARGS` without waiting; stdout is line-buffered text.
+
+    `own_group`: in a process group of its own, as a terminal runs a command (os.killpg reaches its workers).
+    """
     return subprocess.Popen([sys.executable, "-u", "-m", "inception_nb", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env or cli_env())
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env or cli_env(),
+                            start_new_session=own_group)
 
 
 def permissions_apply(path: Path) -> bool:

@@ -363,6 +363,22 @@ def test_added_ctrl_c_before_the_first_epoch_ends_leaves_nothing(tmp_path):
     assert not (out / "history.json").exists()
 
 
+@pytest.mark.slow
+def test_added_ctrl_c_to_the_whole_process_group_with_loader_workers(tmp_path):
+    # A terminal sends Ctrl-C to every process of the group: the DataLoader workers must not die of it
+    # while the main process finishes the epoch's evaluation and checkpoint.
+    out = tmp_path / "run"
+    run = start_cli("train", *TINY, "--num-workers", "1", "--epochs", "3", "--out", out, own_group=True)
+    for line in run.stdout:
+        if "epoch  1" in line:
+            os.killpg(run.pid, signal.SIGINT)  # epoch 1's files are being written now
+            break
+    _, stderr = run.communicate(timeout=240)
+    assert "Traceback" not in stderr and run.returncode == 130, stderr[-3000:]
+    epochs, stopped = _consistent(out)
+    assert stopped == "interrupted" and epochs in ([1], [1, 2])
+
+
 def test_added_ctrl_c_while_starting_up_prints_no_traceback(tmp_path):
     run = start_cli("train", *TINY, "--epochs", "1", "--out", tmp_path / "run")
     time.sleep(0.5)  # importing torch: long before training
