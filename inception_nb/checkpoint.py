@@ -278,7 +278,7 @@ def check_resume(path, state: dict, data, config) -> None:
     if config.time_budget is not None and state["spent"] >= config.time_budget:
         raise CheckpointError(f"{path} has trained {state['spent']:.1f} s already and TrainConfig.time_budget="
                               f"{config.time_budget:g} is the total, so nothing is left to train; raise "
-                              f"TrainConfig.time_budget, or give TrainConfig.epochs with time_budget=None")
+                              f"TrainConfig.time_budget, or give TrainConfig.epochs and no time budget")
     if config.epochs <= state["epoch"]:
         raise CheckpointError(f"{path} has trained {state['epoch']} epoch(s) already and TrainConfig.epochs="
                               f"{config.epochs} is the total, so nothing is left to train; resume with "
