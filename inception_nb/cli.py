@@ -60,12 +60,13 @@ def _field_type(annotation: str) -> type:
     return {"int": int, "float": float, "str": str, "bool": bool}[annotation.split("|")[0].strip()]
 
 
-def _add_config_options(parser: argparse.ArgumentParser, config_class: type, example) -> None:
-    """Add one option per field of `config_class`; the help shows the default from `example`."""
+def _add_config_options(parser: argparse.ArgumentParser, config_class: type, example, taken: set) -> None:
+    """Add one option per field of `config_class` not in `taken`; the help shows the default from `example`."""
     for f in fields(config_class):
         flag = flag_for(f.name)
-        if f.name in NOT_OPTIONS or any(flag in action.option_strings for action in parser._actions):
-            continue
+        if f.name in NOT_OPTIONS or f.name in taken:
+            continue  # TrainConfig.seed shares --seed with DataConfig.seed
+        taken.add(f.name)
         kind = _field_type(f.type)
         help_text, choices = f.metadata.get("help", ""), f.metadata.get("choices")
         default = getattr(example, f.name)
@@ -92,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "--epochs without --time-budget, training runs exactly those epochs.")
     train.add_argument("--profile", choices=sorted(PROFILES), default=CLI_PROFILE,
                        help=f"the recipe the other options change (default: {CLI_PROFILE}, {cli.description})")
+    taken: set = set()
     for config_class, example in ((DataConfig, cli.data), (ModelConfig, cli.model), (TrainConfig, cli.train)):
-        _add_config_options(train, config_class, example)
+        _add_config_options(train, config_class, example, taken)
     train.add_argument("--resume", default=None, help="last.pt to continue from; options not given are the "
                                                       "checkpoint's, and --out defaults to its folder "
                                                       "(default: start afresh)")

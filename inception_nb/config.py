@@ -7,7 +7,7 @@ what notebook 02 trains. Every other profile states only how it differs from the
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 
 from .paths import RUNS_DIR
 
@@ -147,8 +147,3 @@ def profile_table() -> str:
         out.append(f"| `{name}` | {p.description.split(':')[0]} | {p.data.image_size}x{p.data.image_size}x"
                    f"{p.data.channels} | {p.data.batch_size} | {images} | {length} |")
     return "\n".join(out)
-
-
-def field_help(config_class: type) -> dict:
-    """Return {field name: (help text, choices)} of one of the config dataclasses."""
-    return {f.name: (f.metadata.get("help", ""), f.metadata.get("choices")) for f in fields(config_class)}

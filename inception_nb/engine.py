@@ -19,20 +19,12 @@ from .history import EpochRecord, History
 from .model import aux_loss
 from .runfolder import check_run_folder, describe_resume, hold_run_folder, interrupts_held
 from .runtime import (
-    autocast_dtype as pick_autocast_dtype,
-)
-from .runtime import (
-    is_main_process,
-    model_device,
-    pick_device,
-    reduce_sum,
-    say,
-    sync_buffers,
-    uses_channels_last,
-    uses_matmul_convs,
-    wrap_distributed,
+    autocast, autocast_dtype, is_main_process, model_device, pick_device, reduce_sum, say, sync_buffers,
+    uses_channels_last, uses_matmul_convs, wrap_distributed,
 )
 
+# TrainConfig, History and EpochRecord live in config.py and history.py; listed here because notebooks and
+# exercises import them together with fit (`from inception_nb.engine import TrainConfig, fit`).
 __all__ = ["TrainingDiverged", "train_step", "train", "test", "lr_at", "make_optimizer", "fit", "load_or_train",
            "TrainConfig", "History", "EpochRecord"]
 
@@ -67,8 +59,7 @@ def train_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, los
 
     The loss includes the auxiliary classifiers' when the model returns them (`model.aux_loss`).
     """
-    device = images.device
-    with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+    with autocast(images.device, autocast_dtype):
         outputs = model(images)
         loss = aux_loss(outputs, labels, loss_fn)
     optimizer.zero_grad(set_to_none=True)
@@ -120,11 +111,17 @@ def train(dataloader, model: nn.Module, loss_fn: Callable, optimizer: torch.opti
                 bar.set_postfix(loss=f"{loss_sum.item() / batches:.3f}", acc=f"{(correct / seen).item():.1%}",
                                 refresh=False)
     _raise_if_diverged(first_bad_step, epoch)
-    batches_t = torch.tensor(float(batches), device=device)
-    correct, loss_sum, seen, batches_t = reduce_sum(correct, loss_sum, seen, batches_t)
+    accuracy, mean_loss, images = _totals(correct, loss_sum, seen, batches)
     if stats is not None:
-        stats["images"] = int(seen.item())
-    return (correct / seen.clamp(min=1)).item(), (loss_sum / batches_t.clamp(min=1)).item()
+        stats["images"] = images
+    return accuracy, mean_loss
+
+
+def _totals(correct: torch.Tensor, loss_sum: torch.Tensor, seen: torch.Tensor, batches: int) -> tuple:
+    """Return (accuracy, mean batch loss, images) summed over all ranks, from the on-device accumulators."""
+    batches_t = torch.tensor(float(batches), device=correct.device)
+    correct, loss_sum, seen, batches_t = reduce_sum(correct, loss_sum, seen, batches_t)
+    return (correct / seen.clamp(min=1)).item(), (loss_sum / batches_t.clamp(min=1)).item(), int(seen.item())
 
 
 def _raise_if_diverged(first_bad_step: torch.Tensor, epoch: int) -> None:
@@ -147,15 +144,13 @@ def test(dataloader, model: nn.Module, loss_fn: Callable, *, autocast_dtype: tor
     with torch.no_grad():
         for images, labels in _progress(dataloader, progress, desc="test", leave=False):
             images, labels = to_device(images, labels, device, channels_last)
-            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            with autocast(device, autocast_dtype):
                 logits = model(images)
             loss_sum += loss_fn(logits.float(), labels).float()
             correct += (logits.argmax(1) == labels).sum()
             seen += labels.numel()
             batches += 1
-    batches_t = torch.tensor(float(batches), device=device)
-    correct, loss_sum, seen, batches_t = reduce_sum(correct, loss_sum, seen, batches_t)
-    return (correct / seen.clamp(min=1)).item(), (loss_sum / batches_t.clamp(min=1)).item()
+    return _totals(correct, loss_sum, seen, batches)[:2]
 
 
 test.__test__ = False  # the post's name for evaluation; keep pytest from collecting it
@@ -258,7 +253,7 @@ def _train_epochs(model: nn.Module, data, config: TrainConfig, device: torch.dev
         history.epochs[:] = History.from_dict(state["history"]).epochs
         start_epoch, spent = state["epoch"] + 1, state["spent"]
     train_model = wrap_distributed(model, device)
-    amp_dtype = pick_autocast_dtype(device, config.amp)
+    amp_dtype = autocast_dtype(device, config.amp)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     eval_loss_fn = nn.CrossEntropyLoss()

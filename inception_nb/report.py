@@ -114,10 +114,10 @@ def layer_report(model: nn.Module, input_size: int | Sequence[int]) -> LayerRepo
     children = dict(model.named_children())
     ran = [name for name in shapes]
     idle = [name for name, child in children.items() if name not in shapes and any(True for _ in child.parameters())]
-    rows = [LayerRow(name, shapes.get(name), sum(p.numel() for p in children[name].parameters()),
+    rows = [LayerRow(name, shapes.get(name), _count(children[name]),
                      flops.get(name, 0) // 2)  # a multiply-add is two flops
             for name in ran + idle]
-    return LayerReport(size, rows, sum(p.numel() for p in model.parameters()), counter.get_total_flops() // 2)
+    return LayerReport(size, rows, _count(model), counter.get_total_flops() // 2)
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,7 @@ def module_cost(module: nn.Module, input_shape: Sequence[int]) -> dict:
     """Return {"params", "macs"} of one forward pass of `module` on a zero tensor of `input_shape`."""
     with inspecting(module), FlopCounterMode(display=False) as counter:  # eval mode, restored afterwards
         module(torch.zeros(*input_shape))
-    return {"params": sum(p.numel() for p in module.parameters()), "macs": counter.get_total_flops() // 2}
+    return {"params": _count(module), "macs": counter.get_total_flops() // 2}
 
 
 def preset_table(image_size: int = 224, num_classes: int = 1000) -> str:

@@ -9,7 +9,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["pick_device", "model_device", "autocast_dtype", "uses_channels_last", "uses_matmul_convs",
+__all__ = ["pick_device", "model_device", "autocast_dtype", "autocast", "uses_channels_last", "uses_matmul_convs",
            "loader_settings", "init_distributed", "close_distributed", "world_size", "is_main_process", "reduce_sum",
            "sync_buffers", "wrap_distributed", "say"]
 
@@ -37,6 +37,11 @@ def autocast_dtype(device: torch.device, enabled: bool = True) -> torch.dtype | 
     if not enabled or device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
+    """Return the autocast context for `dtype` on `device`; a no-op context when `dtype` is None."""
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
 def uses_channels_last(device: torch.device, requested: bool | None = None) -> bool:

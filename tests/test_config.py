@@ -9,14 +9,7 @@ import pytest
 import inception_nb
 from inception_nb import cli
 from inception_nb.config import (
-    CLI_PROFILE,
-    PROFILES,
-    DataConfig,
-    ModelConfig,
-    Profile,
-    TrainConfig,
-    get_profile,
-    profile_table,
+    CLI_PROFILE, PROFILES, DataConfig, ModelConfig, Profile, TrainConfig, get_profile, profile_table,
 )
 from inception_nb.paths import REPO_ROOT as ROOT
 
@@ -51,6 +44,8 @@ def test_package_scripts_and_cli_state_the_cpu_recipe_only_in_config():
 
 def test_notebooks_state_the_cpu_recipe_only_through_the_package():
     # Lists every notebook code cell that restates the recipe, so whoever edits the notebooks sees them all.
+    # At the reorganisation (issue 15) this flagged notebook 00's DataConfig(image_size=28, ...) on purpose:
+    # the notebooks are edited separately, and this test stays red until they read the recipe instead.
     offenders = {}
     for path in sorted(ROOT.glob("notebooks/**/*.ipynb")) + sorted(ROOT.glob("exercises/*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
@@ -122,3 +117,17 @@ def test_the_package_face_exports_issue_3s_names():
         assert getattr(inception_nb, name) is not None, name
     with pytest.raises(AttributeError):
         inception_nb.no_such_name  # noqa: B018
+
+
+def test_library_messages_speak_config_fields_not_cli_flags():
+    import ast
+
+    flag = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
+    library = [p for p in sorted((ROOT / "inception_nb").glob("*.py")) if p.stem not in ("cli", "__main__")]
+    offenders = {}
+    for path in library:
+        strings = [node.value for node in ast.walk(ast.parse(path.read_text()))
+                   if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+        if found := [s for s in strings if flag.search(s)]:
+            offenders[path.name] = found
+    assert not offenders, f"name the config field (DataConfig.image_size), the CLI translates: {offenders}"

@@ -11,11 +11,7 @@ from PIL import Image
 from inception_nb import data
 from inception_nb.config import DataConfig
 from inception_nb.data import (
-    FASHION_MNIST_CLASSES,
-    FASHION_MNIST_MEAN,
-    FASHION_MNIST_STD,
-    load_data,
-    load_fashion_mnist,
+    FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_data, load_fashion_mnist,
 )
 from inception_nb.images import DataError, open_image, preprocess_image
 from inception_nb.paths import DATA_ROOT

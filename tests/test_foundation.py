@@ -1,13 +1,11 @@
 """The project's scaffolding stays consistent: install files, CI and README agree."""
 
 import re
-from pathlib import Path
 
 import yaml
 
 import inception_nb
-
-ROOT = Path(__file__).resolve().parent.parent
+from inception_nb.paths import REPO_ROOT as ROOT
 
 
 def _requirements() -> list:
@@ -50,5 +48,5 @@ def test_ci_runs_the_readme_test_command():
 
 def test_makefile_has_the_documented_targets():
     makefile = (ROOT / "Makefile").read_text()
-    for target in ("setup", "run", "lab", "test"):
+    for target in ("setup", "run", "lab", "test", "test-fast", "lint"):
         assert re.search(rf"^{target}:", makefile, flags=re.M), f"Makefile lacks `{target}`"

@@ -13,14 +13,7 @@ import torchvision
 from torchsummary import summary
 
 from inception_nb.model import (
-    PRESETS,
-    InceptionAux,
-    InceptionBlock,
-    InceptionOutputs,
-    InceptionV1,
-    aux_loss,
-    from_torchvision,
-    min_input_size,
+    PRESETS, InceptionAux, InceptionBlock, InceptionOutputs, InceptionV1, aux_loss, from_torchvision, min_input_size,
     to_torchvision,
 )
 

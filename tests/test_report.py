@@ -6,12 +6,7 @@ import pytest
 
 from inception_nb.model import InceptionV1
 from inception_nb.report import (
-    PAPER_TABLE1,
-    LayerReport,
-    comparison_to_markdown,
-    layer_report,
-    paper_comparison,
-    torchsummary_table,
+    PAPER_TABLE1, LayerReport, comparison_to_markdown, layer_report, paper_comparison, torchsummary_table,
 )
 
 SEED_LAYERS = ["conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
