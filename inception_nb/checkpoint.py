@@ -111,7 +111,7 @@ def _read(path) -> dict:
         raise CheckpointError(f"checkpoint {path} is a folder; pass the path of a file in it, e.g. "
                               f"{path / 'best.pt'} or {path / 'last.pt'}")
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; train first (python -m inception_nb train) "
+        raise CheckpointError(f"checkpoint {path} does not exist; train first (fit, or python -m inception_nb train) "
                               f"or pass the path of a best.pt/last.pt")
     if not os.access(path, os.R_OK):
         raise CheckpointError(f"permission denied: cannot read checkpoint {path}; give yourself read access "
