@@ -32,5 +32,6 @@ test-fast: setup
 lint: setup
 	$(PY) -m ruff check inception_nb tests scripts
 
+# Only what the project rebuilds: runs/ holds the models users trained (the README says keep them there).
 clean:
-	rm -rf out runs
+	rm -rf out

@@ -11,11 +11,13 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint, load_training_state, save_checkpoint
+from .checkpoint import check_resume, load_checkpoint, load_training_state, remove_orphaned_temps, save_checkpoint
+from .checks import check_train_config
 from .config import TrainConfig
 from .fastconv import matmul_convs
 from .history import EpochRecord, History
 from .model import aux_loss
+from .runfolder import check_run_folder, describe_resume, hold_run_folder, interrupts_held
 from .runtime import (
     autocast, autocast_dtype, is_main_process, model_device, pick_device, reduce_sum, say, sync_buffers,
     uses_channels_last, uses_matmul_convs, wrap_distributed,
@@ -195,32 +197,66 @@ def _seed_epoch(loader, seed: int, epoch: int) -> None:
         sampler.set_epoch(epoch)
 
 
-def fit(model: nn.Module, data, config: TrainConfig | None = None, resume: str | Path | None = None) -> History:
+def fit(model: nn.Module, data, config: TrainConfig | None = None, resume: str | Path | None = None,
+        overwrite: bool = False) -> History:
     """Train `model` on `data` (a DataBundle) as `config` says (default: the cpu recipe); return the History.
 
-    Writes best.pt, last.pt and history.json to `config.out_dir` after every epoch. Ctrl-C (or
-    Jupyter's stop button) ends training cleanly and returns the history so far; `resume=` takes
-    a last.pt and continues where it stopped.
+    Writes best.pt, last.pt and history.json to `config.out_dir` after every epoch. A folder that already
+    holds a run is refused unless `overwrite=True` or `resume=` is that folder's last.pt; a folder in use by
+    another run is always refused. Ctrl-C (or Jupyter's stop button) anywhere ends training cleanly: in an
+    epoch's evaluation or saving it first finishes that epoch. `resume=` takes a last.pt and continues up to
+    `config.epochs` in total.
     """
     config = config or TrainConfig()
+    check_train_config(config)
     device = pick_device(config.device)
+    out_dir = Path(config.out_dir) if config.out_dir and is_main_process() else None
+    if out_dir is None:
+        return _fit(model, data, config, device, resume, None)
+    check_run_folder(out_dir, resume, overwrite)
+    with hold_run_folder(out_dir):
+        remove_orphaned_temps(out_dir)
+        return _fit(model, data, config, device, resume, out_dir)
+
+
+def _fit(model: nn.Module, data, config: TrainConfig, device: torch.device, resume, out_dir: Path | None) -> History:
+    history = History(stopped="running")
+    try:
+        return _train_epochs(model, data, config, device, resume, out_dir, history)
+    except KeyboardInterrupt:  # outside an epoch's training: setting up, or a second Ctrl-C in evaluation
+        _stop_interrupted(history, out_dir, "before the next epoch finished")
+        return history
+
+
+def _stop_interrupted(history: History, out_dir: Path | None, where: str) -> None:
+    history.stopped = "interrupted"
+    if out_dir and history.epochs:
+        with interrupts_held("Ctrl-C: saving the history first") as held:
+            held.shielded = True
+            history.save(out_dir / "history.json")
+    say(f"Interrupted {where}: returning the history of the {len(history.epochs)} finished epoch(s); "
+        f"{describe_resume(out_dir)}")
+
+
+def _train_epochs(model: nn.Module, data, config: TrainConfig, device: torch.device, resume,
+                  out_dir: Path | None, history: History) -> History:
     channels_last = uses_channels_last(device, config.channels_last)
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config)
-    history, start_epoch, spent = History(), 1, 0.0
+    start_epoch, spent = 1, 0.0
     if resume is not None:
         state = load_training_state(resume, model, optimizer)
-        history, start_epoch, spent = History.from_dict(state["history"]), state["epoch"] + 1, state["spent"]
+        check_resume(resume, state, data, config)
+        # The earlier epochs carry over; how the earlier run stopped does not bind this one.
+        history.epochs[:] = History.from_dict(state["history"]).epochs
+        start_epoch, spent = state["epoch"] + 1, state["spent"]
     train_model = wrap_distributed(model, device)
     amp_dtype = autocast_dtype(device, config.amp)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     eval_loss_fn = nn.CrossEntropyLoss()
-    out_dir = Path(config.out_dir) if config.out_dir and is_main_process() else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
     steps_per_epoch = max(len(data.train), 1)
     total_steps = steps_per_epoch * config.epochs
     step_count = steps_per_epoch * (start_epoch - 1)
@@ -255,31 +291,42 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None, resume: str |
                     scaler=scaler, channels_last=channels_last, check_every=config.check_every,
                     progress=config.progress, epoch=epoch, stats=stats)
             except KeyboardInterrupt:
-                history.stopped = "interrupted"
-                resume_hint = f"; resume from {out_dir / 'last.pt'}" if out_dir and history.epochs else ""
-                say(f"Interrupted during epoch {epoch}: returning the history of the "
-                    f"{len(history.epochs)} finished epoch(s){resume_hint}")
-                break
+                _stop_interrupted(history, out_dir, f"during epoch {epoch}")
+                return history
             seconds = time.perf_counter() - epoch_start
-            spent += seconds
-            sync_buffers(model)
-            images_seen += stats.get("images", 0)
-            test_acc, test_loss = test(data.test, model, eval_loss_fn, autocast_dtype=amp_dtype,
-                                       channels_last=channels_last, progress=config.progress)
-            record = EpochRecord(epoch, train_acc, train_loss, test_acc, test_loss, lr_now, seconds, images_seen)
-            is_best = test_acc >= history.best_test_acc
-            history.append(record)
-            if config.time_budget is not None and spent >= config.time_budget:
-                history.stopped = "time budget"
-            say(f"epoch {epoch:2d}  train acc {train_acc:6.2%}  loss {train_loss:.3f}  |  "
-                f"test acc {test_acc:6.2%}  loss {test_loss:.3f}  |  lr {lr_now:.4f}  {seconds:5.1f} s")
-            if out_dir:
-                save_checkpoint(out_dir / "last.pt", model, data, config, history, optimizer, epoch, spent)
-                if is_best:
-                    save_checkpoint(out_dir / "best.pt", model, data, config, history, None, epoch, spent)
-                history.save(out_dir / "history.json")
+            # The epoch is trained: a first Ctrl-C from here lets it be evaluated and saved, then stops.
+            with interrupts_held(f"Ctrl-C: finishing epoch {epoch}'s evaluation and checkpoint first "
+                                 "(Ctrl-C again to stop now and drop this epoch)") as held:
+                spent += seconds
+                sync_buffers(model)
+                images_seen += stats.get("images", 0)
+                test_acc, test_loss = test(data.test, model, eval_loss_fn, autocast_dtype=amp_dtype,
+                                           channels_last=channels_last, progress=config.progress)
+                held.shielded = True  # one epoch's files are written all together, or not at all
+                record = EpochRecord(epoch, train_acc, train_loss, test_acc, test_loss, lr_now, seconds,
+                                     images_seen)
+                is_best = test_acc >= history.best_test_acc
+                history.append(record)
+                if config.time_budget is not None and spent >= config.time_budget:
+                    history.stopped = "time budget"
+                elif epoch == config.epochs:
+                    history.stopped = "completed"
+                elif held.requested:
+                    history.stopped = "interrupted"
+                say(f"epoch {epoch:2d}  train acc {train_acc:6.2%}  loss {train_loss:.3f}  |  "
+                    f"test acc {test_acc:6.2%}  loss {test_loss:.3f}  |  lr {lr_now:.4f}  {seconds:5.1f} s")
+                if out_dir:
+                    save_checkpoint(out_dir / "last.pt", model, data, config, history, optimizer, epoch, spent)
+                    if is_best:
+                        save_checkpoint(out_dir / "best.pt", model, data, config, history, None, epoch, spent)
+                    history.save(out_dir / "history.json")
+            if held.requested and history.stopped in ("running", "interrupted"):
+                _stop_interrupted(history, out_dir, f"after epoch {epoch}")
+                return history
             if history.stopped == "time budget":
                 break
+    if history.stopped == "running":  # nothing left to train: the budget was spent before this run
+        history.stopped = "completed"
     return history
 
 

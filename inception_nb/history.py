@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,7 +28,7 @@ class History:
     """Per-epoch metrics of a `fit` run, with the reason it stopped."""
 
     epochs: list = field(default_factory=list)
-    stopped: str = "completed"  # "completed", "time budget", "interrupted"
+    stopped: str = "completed"  # "running" while fit trains, then "completed", "time budget" or "interrupted"
 
     def append(self, record: EpochRecord) -> None:
         """Add one epoch's metrics."""
@@ -69,10 +68,11 @@ class History:
         return cls([EpochRecord(**r) for r in data["epochs"]], data.get("stopped", "completed"))
 
     def save(self, path: str | Path) -> None:
-        """Write the history as JSON, atomically."""
-        tmp = Path(path).with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2))
-        os.replace(tmp, path)
+        """Write the history as JSON, atomically, under a temporary name of its own."""
+        from .checkpoint import atomic_write  # checkpoint imports the model; keep `import history` light
+
+        text = json.dumps(self.to_dict(), indent=2)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
     @classmethod
     def load(cls, path: str | Path) -> History:
