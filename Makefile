@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run lab test clean
+.PHONY: setup run lab test test-fast lint clean
 
 setup: $(STAMP)
 
@@ -21,8 +21,16 @@ run: setup
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
-test: setup
+# Everything: the style check, every unit test and every notebook re-executed by nbval.
+test: setup lint
 	$(PY) -m pytest tests notebooks --nbval -p no:cacheprovider
+
+# The inner loop: unit tests not marked slow, no notebooks.
+test-fast: setup
+	$(PY) -m pytest tests -m "not slow" -p no:cacheprovider
+
+lint: setup
+	$(PY) -m ruff check inception_nb tests scripts
 
 clean:
 	rm -rf out runs

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .data import DataConfig, load_data
-from .engine import make_optimizer, uses_matmul_convs
+from .config import DataConfig, get_profile
+from .data import load_data
+from .engine import make_optimizer, to_device, train_step
 from .fastconv import matmul_convs
-from .model import InceptionV1
 from .predict import predict_probabilities
-from .profiles import get_profile
+from .runtime import autocast_dtype, pick_device, uses_channels_last, uses_matmul_convs
 
 
 def matmul_peak_gflops(size: int = 2048, repeats: int = 10, device=None) -> float:
@@ -41,25 +42,20 @@ def train_step_flops(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
     return counter.get_total_flops()
 
 
-def time_train_steps(model: nn.Module, optimizer, images: torch.Tensor, labels: torch.Tensor,
-                     steps: int, channels_last: bool = False, autocast_dtype=None) -> float:
+def time_train_steps(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, images: torch.Tensor,
+                     labels: torch.Tensor, steps: int, channels_last: bool = False,
+                     amp_dtype: torch.dtype | None = None) -> float:
     """Return the median seconds of one training step (after two warm-up steps) on the model's device."""
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
     device = next(model.parameters()).device
-    images, labels = images.to(device), labels.to(device)
+    images, labels = to_device(images, labels, device, channels_last)
     model.train()
     if channels_last:
         model.to(memory_format=torch.channels_last)
-        images = images.contiguous(memory_format=torch.channels_last)
     times = []
     for step in range(steps + 2):
         _sync(device)
         start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            loss = loss_fn(model(images), labels)
-        loss.backward()
-        optimizer.step()
+        train_step(model, images, labels, loss_fn, optimizer, autocast_dtype=amp_dtype)
         _sync(device)
         if step >= 2:
             times.append(time.perf_counter() - start)
@@ -98,10 +94,8 @@ def run_bench(image_size: int | None = None, batch_size: int | None = None, step
     """Measure everything in one run on the same threads; return the figures as a dict."""
     import torchvision
 
-    from .engine import _autocast_dtype, pick_device
-
     device = pick_device(device)
-    autocast = _autocast_dtype(device, True)  # bf16 (or fp16) on CUDA, as fit trains there
+    autocast = autocast_dtype(device)  # bf16 (or fp16) on CUDA, as fit trains there
 
     profile = get_profile("cpu")
     image_size = image_size or profile.data.image_size
@@ -112,24 +106,29 @@ def run_bench(image_size: int | None = None, batch_size: int | None = None, step
     say(f"matmul peak: {peak:.1f} GFLOP/s on {torch.get_num_threads()} threads")
 
     channels = profile.data.channels
-    ours = InceptionV1(num_classes=10, in_channels=channels, **profile.model).to(device)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=profile.train.label_smoothing)
+    ours = profile.model.build(num_classes=10, in_channels=channels).to(device)
     images = torch.randn(batch_size, channels, image_size, image_size)
     labels = torch.randint(0, 10, (batch_size,))
     # As fit trains it: on CPU the 1x1 and tiny-map convolutions run as matrix products (fastconv.py).
-    with matmul_convs(ours, enabled=uses_matmul_convs(profile.train, device)):
+    with matmul_convs(ours, enabled=uses_matmul_convs(device, profile.train.matmul_convs)):
         ours_flops = train_step_flops(ours, images.to(device), labels.to(device))
         runner = torch.compile(ours) if compile else ours
-        ours_s = time_train_steps(runner, make_optimizer(ours, profile.train), images, labels, steps,
-                                  channels_last=profile.train.channels_last is not False, autocast_dtype=autocast)
+        ours_s = time_train_steps(runner, make_optimizer(ours, profile.train), loss_fn, images, labels, steps,
+                                  channels_last=uses_channels_last(device, profile.train.channels_last),
+                                  amp_dtype=autocast)
     say(f"ours: {batch_size / ours_s:.0f} img/s, {ours_flops / ours_s / 1e9:.1f} GFLOP/s")
 
     # torchvision's model as its users run it: 3-channel input, default settings, plain SGD.
     tv = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True, num_classes=10).to(device)
     tv_images = torch.randn(batch_size, 3, image_size, image_size)
-    tv_s = time_train_steps(tv, torch.optim.SGD(tv.parameters(), lr=0.01, momentum=0.9), tv_images, labels, steps)
+    tv_s = time_train_steps(tv, torch.optim.SGD(tv.parameters(), lr=0.01, momentum=0.9), loss_fn, tv_images, labels,
+                            steps)
     say(f"torchvision googlenet: {batch_size / tv_s:.0f} img/s")
 
-    data_rate = data_images_per_second(DataConfig(image_size=image_size, channels=channels, batch_size=batch_size))
+    # The heavier pipeline with crop+flip augmentation, so the ratio to training is a lower bound.
+    data_config = replace(profile.data, image_size=image_size, batch_size=batch_size, augment=True)
+    data_rate = data_images_per_second(data_config)
     latency = predict_latency_ms(ours, images[0].to(device))
     result = {
         "device": str(device), "image_size": image_size, "batch_size": batch_size,

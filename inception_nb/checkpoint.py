@@ -1,4 +1,4 @@
-"""Checkpoints that rebuild themselves: weights plus everything needed to use them."""
+"""Checkpoints that rebuild themselves: weights plus everything needed to use them, and the data they expect."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import torch
 from torch import nn
@@ -84,8 +83,9 @@ def _read(path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # the safe unpickler fails on garbage in many ways (IndexError among them)
-        raise CheckpointError(f"{path} is not a PyTorch checkpoint that can be loaded safely ({err.__class__.__name__}); "
-                              f"pass a best.pt or last.pt written by inception_nb") from None
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint that can be loaded safely "
+                              f"({err.__class__.__name__}); pass a best.pt or last.pt written by inception_nb"
+                              ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a PyTorch file but not an inception-nb checkpoint (no '{FORMAT}' marker); "
                               f"pass a best.pt or last.pt written by inception_nb, or load raw torchvision weights "
@@ -117,15 +117,26 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> tuple:
     return model.to(device).eval(), info
 
 
-def load_training_state(path, model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None) -> dict:
+def load_training_state(path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:
     """Load weights (and optimizer state) into `model` to resume; return epoch, spent and history."""
     state = _read(path)
     if dict(state["model_config"]) != dict(model.config):
         raise CheckpointError(f"{path} was trained with model {state['model_config']}, not {dict(model.config)}; "
-                              f"resume with the same --preset and dataset")
+                              f"resume with the same ModelConfig.preset and dataset")
     _restore_weights(model, state, path)
     if optimizer is not None:
         if "optimizer" not in state:
             raise CheckpointError(f"{path} has no optimizer state (best.pt keeps weights only); resume from last.pt")
         optimizer.load_state_dict(state["optimizer"])
     return {"epoch": state["epoch"], "spent": state.get("spent", 0.0), "history": state["history"]}
+
+
+def data_for_checkpoint(info: CheckpointInfo, dataset: str = "fashion-mnist", batch_size: int = 256,
+                        limit: int | None = None, device: str | torch.device | None = None):
+    """Return a DataBundle preprocessed the way the checkpoint's model expects (no augmentation)."""
+    from .data import DataConfig, load_data
+    from .runtime import pick_device
+
+    config = DataConfig(dataset=dataset, image_size=info.image_size, channels=info.channels,
+                        batch_size=batch_size, limit=limit, augment=False)
+    return load_data(config, device=pick_device(device), training=False)

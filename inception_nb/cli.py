@@ -6,138 +6,155 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
+from . import __version__
 from .checkpoint import CheckpointError
-from .data import DataError
+from .config import CLI_PROFILE, PROFILES, DataConfig, ModelConfig, TrainConfig, get_profile
 from .engine import TrainingDiverged
+from .images import DataError
 
 BAD_INPUT = 2
+CONFIGS = {"ModelConfig": ModelConfig, "DataConfig": DataConfig, "TrainConfig": TrainConfig}
+# Config fields whose option is not just --field-name; seed sets DataConfig.seed and TrainConfig.seed together.
+FLAG_NAMES = {"dataset": "--data", "out_dir": "--out"}
+# What the CLI decides itself instead of taking an option: progress bars follow the terminal.
+NOT_OPTIONS = {"progress"}
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:
         # One clear line instead of argparse's usage dump; --help still shows the usage.
-        print(f"error: {message} (see: python -m inception_nb {self.prog.split()[-1]} --help)", file=sys.stderr)
+        print(f"error: {message} (see: python -m {self.prog} --help)", file=sys.stderr)
         sys.exit(BAD_INPUT)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def flag_for(field_name: str) -> str:
+    """Return the command-line option that sets a config field, e.g. "image_size" -> "--image-size"."""
+    return FLAG_NAMES.get(field_name, "--" + field_name.replace("_", "-"))
+
+
+def in_cli_words(message: str) -> str:
+    """Return a library message with each `DataConfig.image_size`-style field name replaced by its option."""
+    return re.sub(r"\b(?:ModelConfig|DataConfig|TrainConfig)\.(\w+)", lambda m: flag_for(m.group(1)), message)
+
+
+def _positive(kind: type):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its "invalid int value" message
+    return parse
+
+
+def _field_type(annotation: str) -> type:
+    # The annotations are strings (from __future__ import annotations): "int", "float | None", ...
+    return {"int": int, "float": float, "str": str, "bool": bool}[annotation.split("|")[0].strip()]
+
+
+def _add_config_options(parser: argparse.ArgumentParser, config_class: type, example) -> None:
+    """Add one option per field of `config_class`; the help shows the default from `example`."""
+    for f in fields(config_class):
+        flag = flag_for(f.name)
+        if f.name in NOT_OPTIONS or any(flag in action.option_strings for action in parser._actions):
+            continue
+        kind = _field_type(f.type)
+        help_text, choices = f.metadata.get("help", ""), f.metadata.get("choices")
+        default = getattr(example, f.name)
+        owner = "DataConfig.seed and TrainConfig" if f.name == "seed" else config_class.__name__
+        shown = f"{owner}.{f.name}; default: {default}"
+        if kind is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                                help=f"{help_text} ({shown})")
+            continue
+        positive = kind is int and f.name not in ("seed", "num_workers")  # counts and sizes start at 1
+        parser.add_argument(flag, dest=f.name, type=_positive(kind) if positive else kind, choices=choices,
+                            default=None, metavar=None if choices else f.name.upper(), help=f"{help_text} ({shown})")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for all subcommands."""
-    from .profiles import CLI_TIME_BUDGET, get_profile
-
-    cpu = get_profile("cpu")
+    cli = get_profile(CLI_PROFILE)
     parser = _Parser(prog="inception_nb", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"inception_nb {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    train = sub.add_parser("train", help="train a model and write best.pt, last.pt, history.json")
-    train.add_argument("--data", default="fashion-mnist", help="'fashion-mnist' or an ImageFolder path")
-    train.add_argument("--epochs", type=_positive_int, default=None,
-                       help=f"total epochs, resume included (default: up to {cpu.train.epochs} within the time budget)")
-    train.add_argument("--time-budget", type=float, default=None,
-                       help=f"seconds of training; the schedule is laid over it (default: {CLI_TIME_BUDGET:.0f} "
-                            "unless --epochs is given)")
-    train.add_argument("--image-size", type=_positive_int, default=cpu.data.image_size)
-    train.add_argument("--channels", type=int, choices=(1, 3), default=cpu.data.channels)
-    train.add_argument("--batch-size", type=_positive_int, default=cpu.data.batch_size)
-    train.add_argument("--lr", type=float, default=cpu.train.lr)
-    train.add_argument("--optimizer", choices=("sgd", "adamw"), default=cpu.train.optimizer)
-    train.add_argument("--weight-decay", type=float, default=cpu.train.weight_decay)
-    train.add_argument("--augment", action="store_true", help="random crop and flip (pays off in longer runs)")
-    train.add_argument("--preset", choices=("seed", "torchvision", "paper"), default=cpu.model["preset"])
-    train.add_argument("--no-stem-batchnorm", action="store_true", help="the seed preset exactly as the post")
-    train.add_argument("--dropout", type=float, default=cpu.model.get("dropout"),
-                       help="dropout before the classifier (default: %(default)s, as the CPU recipe; "
-                            "0.4 is the post's, worth it for runs of many epochs)")
-    train.add_argument("--aux-logits", action="store_true", help="train with the two auxiliary classifiers")
-    train.add_argument("--limit", type=_positive_int, default=None, help="cap train and test images at N each")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
-    train.add_argument("--out", default=None, help="output folder (default: runs/cli)")
-    train.add_argument("--resume", default=None, help="last.pt to continue from")
-    train.add_argument("--json", action="store_true", help="print one JSON object with the results")
+    train = sub.add_parser("train", help="train a model and write best.pt, last.pt, history.json",
+                           description="Train as a profile says; every option overrides one field of it. Given "
+                                       "--epochs without --time-budget, training runs exactly those epochs.")
+    train.add_argument("--profile", choices=sorted(PROFILES), default=CLI_PROFILE,
+                       help=f"the recipe the other options change (default: {CLI_PROFILE}, {cli.description})")
+    for config_class, example in ((DataConfig, cli.data), (ModelConfig, cli.model), (TrainConfig, cli.train)):
+        _add_config_options(train, config_class, example)
+    train.add_argument("--resume", default=None, help="last.pt to continue from (default: start afresh)")
+    train.add_argument("--json", action="store_true", help="print one JSON object with the results (default: text)")
 
     evaluate = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
-    evaluate.add_argument("--checkpoint", required=True)
-    evaluate.add_argument("--data", default="fashion-mnist")
-    evaluate.add_argument("--batch-size", type=_positive_int, default=256)
-    evaluate.add_argument("--limit", type=_positive_int, default=None)
-    evaluate.add_argument("--device", default=None)
-    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--checkpoint", required=True, help="best.pt or last.pt to evaluate (required)")
+    evaluate.add_argument("--data", default="fashion-mnist", help="dataset of the test split (default: %(default)s)")
+    evaluate.add_argument("--batch-size", type=_positive(int), default=256, help="default: %(default)s")
+    evaluate.add_argument("--limit", type=_positive(int), default=None, help="at most N test images "
+                                                                              "(default: all)")
+    evaluate.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object (default: text)")
 
     predict = sub.add_parser("predict", help="top-k classes for image files")
-    predict.add_argument("--checkpoint", required=True)
+    predict.add_argument("--checkpoint", required=True, help="best.pt or last.pt to predict with (required)")
     predict.add_argument("images", nargs="+", help="image files or folders of images")
-    predict.add_argument("--top-k", type=_positive_int, default=3)
-    predict.add_argument("--json", action="store_true")
+    predict.add_argument("--top-k", type=_positive(int), default=3, help="classes per image (default: %(default)s)")
+    predict.add_argument("--json", action="store_true", help="print one JSON object (default: text)")
 
     summary = sub.add_parser("summary", help="print the torchsummary table of a preset")
-    summary.add_argument("--preset", choices=("seed", "torchvision", "paper"), default="seed")
-    summary.add_argument("--image-size", type=_positive_int, default=224)
-    summary.add_argument("--num-classes", type=_positive_int, default=1000)
+    summary.add_argument("--preset", choices=("seed", "torchvision", "paper"), default="seed",
+                         help="default: %(default)s")
+    summary.add_argument("--image-size", type=_positive(int), default=224, help="default: %(default)s")
+    summary.add_argument("--num-classes", type=_positive(int), default=1000, help="default: %(default)s")
 
     bench = sub.add_parser("bench", help="throughput against torchvision and the machine's peak")
-    bench.add_argument("--image-size", type=_positive_int, default=cpu.data.image_size)
-    bench.add_argument("--batch-size", type=_positive_int, default=cpu.data.batch_size)
-    bench.add_argument("--steps", type=_positive_int, default=8, help="timed training steps per model")
+    bench.add_argument("--image-size", type=_positive(int), default=None,
+                       help=f"default: the cpu profile's, {get_profile('cpu').data.image_size}")
+    bench.add_argument("--batch-size", type=_positive(int), default=None,
+                       help=f"default: the cpu profile's, {get_profile('cpu').data.batch_size}")
+    bench.add_argument("--steps", type=_positive(int), default=8, help="timed training steps per model "
+                                                                        "(default: %(default)s)")
     bench.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
-    bench.add_argument("--compile", action="store_true", help="also torch.compile our model (slow to start)")
-    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--compile", action="store_true", help="also torch.compile our model (slow to start; "
+                                                              "default: off)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object (default: text)")
     return parser
 
 
-def _distributed_setup() -> bool:
-    """Join the torchrun process group when launched by torchrun; return whether we did."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return False
-    import torch
-    import torch.distributed as dist
-
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if backend == "nccl":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-    dist.init_process_group(backend)
-    return True
+def _overrides(args, config_class: type) -> dict:
+    return {f.name: getattr(args, f.name) for f in fields(config_class) if getattr(args, f.name, None) is not None}
 
 
 def cmd_train(args) -> dict:
     """Train as the arguments say; return the results dict."""
-    import torch.distributed as dist
-
     from .data import load_data
-    from .engine import fit, pick_device
-    from .model import InceptionV1, min_input_size
-    from .profiles import CLI_TIME_BUDGET, RUNS_DIR, get_profile
+    from .engine import fit
+    from .model import min_input_size
+    from .runtime import close_distributed, init_distributed, pick_device, world_size
 
-    distributed = _distributed_setup()
+    distributed = init_distributed()
     try:
-        profile = get_profile("cpu")
-        device = pick_device(args.device)
-        data_config = replace(profile.data, dataset=args.data, image_size=args.image_size, channels=args.channels,
-                              batch_size=args.batch_size, limit=args.limit, seed=args.seed, augment=args.augment)
-        min_size = min_input_size(args.preset, aux_logits=args.aux_logits)
+        profile = get_profile(args.profile)
+        train_changes = _overrides(args, TrainConfig)
+        if args.epochs is not None and args.time_budget is None:
+            train_changes["time_budget"] = None  # --epochs alone: exactly that many epochs, however long
+        device = pick_device(args.device or profile.train.device)  # chosen once; fit reuses it
+        train_changes["device"] = str(device)
+        model_config = replace(profile.model, **_overrides(args, ModelConfig))
+        data_config = replace(profile.data, **_overrides(args, DataConfig))
+        min_size = min_input_size(model_config.preset, aux_logits=model_config.aux_logits)
         data = load_data(data_config, device=device, min_size=min_size, distributed=distributed)
-        stem_bn = args.preset == "seed" and not args.no_stem_batchnorm
-        model = InceptionV1(num_classes=len(data.classes), in_channels=data.channels, preset=args.preset,
-                            aux_logits=args.aux_logits, stem_batchnorm=stem_bn, dropout=args.dropout)
-        # With neither --epochs nor --time-budget, train for the CLI's default five minutes.
-        budget = args.time_budget
-        if budget is None and args.epochs is None:
-            budget = CLI_TIME_BUDGET
-        epochs = args.epochs or (30 if budget else profile.train.epochs)
-        out = Path(args.out) if args.out else RUNS_DIR / "cli"
-        config = replace(profile.train, epochs=epochs, time_budget=budget, lr=args.lr, optimizer=args.optimizer,
-                         weight_decay=args.weight_decay, seed=args.seed, device=str(device), out_dir=str(out),
-                         progress=not args.json and sys.stderr.isatty())
+        model = model_config.build(len(data.classes), data.channels)
+        config = replace(profile.train, **train_changes, progress=not args.json and sys.stderr.isatty())
+        out = Path(config.out_dir)
         # With --json, stdout carries only the result object; the per-epoch lines go to stderr.
         with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
             history = fit(model, data, config, resume=args.resume)
@@ -150,26 +167,24 @@ def cmd_train(args) -> dict:
             "best_test_acc": history.best_test_acc, "epochs": last.epoch, "images_seen": history.images_seen,
             "seconds": round(history.seconds, 2), "stopped": history.stopped, "classes": data.classes,
             "checkpoint": str(out / "best.pt"), "history": str(out / "history.json"),
-            "world_size": dist.get_world_size() if distributed else 1,
+            "world_size": world_size(),
         }
     finally:
-        if distributed and dist.is_initialized():
-            dist.destroy_process_group()
+        if distributed:
+            close_distributed()
 
 
 def cmd_evaluate(args) -> dict:
     """Evaluate a checkpoint on a dataset's test split; return the results dict."""
     import torch.nn as nn
 
-    from .checkpoint import load_checkpoint
-    from .data import DataConfig, load_data
-    from .engine import pick_device, test
+    from .checkpoint import data_for_checkpoint, load_checkpoint
+    from .engine import test
+    from .runtime import pick_device
 
     device = pick_device(args.device)
     model, info = load_checkpoint(args.checkpoint, device)
-    data = load_data(DataConfig(dataset=args.data, image_size=info.image_size, channels=info.channels,
-                                batch_size=args.batch_size, limit=args.limit, augment=False),
-                     device=device, training=False)
+    data = data_for_checkpoint(info, args.data, args.batch_size, limit=args.limit, device=device)
     if list(data.classes) != list(info.classes):
         raise CheckpointError(f"{args.checkpoint} was trained on classes {info.classes}, but {args.data} has "
                               f"{data.classes}; evaluate on the dataset it was trained on")
@@ -210,7 +225,7 @@ def _print(result: dict, as_json: bool) -> None:
         print(f"{key:>14}: {shown}")
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     args = build_parser().parse_args(argv)
     try:
@@ -229,10 +244,10 @@ def main(argv=None) -> int:
         command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}[args.command]
         result = command(args)
     except (DataError, CheckpointError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {in_cli_words(str(err))}", file=sys.stderr)
         return BAD_INPUT
     except TrainingDiverged as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {in_cli_words(str(err))}", file=sys.stderr)
         return 1
     if args.command != "train" or _is_rank_zero():
         _print(result, args.json)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +14,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from .config import DataConfig
+from .images import IMAGE_EXTENSIONS, DataError, check_header, normalise, open_image, to_uint8
+from .paths import DATA_ROOT
+from .runtime import loader_settings
+
+__all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_SIZE", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "DataConfig",
+           "DataBundle", "DataError", "ImageBatches", "load_fashion_mnist", "load_data"]
+
+FASHION_MNIST_SIZE = 28  # the shipped images are 28 x 28 grayscale
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 # Pixel statistics of the 60,000 training images scaled to [0, 1]; tests/test_data.py recomputes them.
@@ -29,9 +36,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGENET_GRAY_MEAN = (0.4590,)
 IMAGENET_GRAY_STD = (0.2256,)
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-
-DATA_ROOT = Path(os.environ.get("INCEPTION_NB_DATA") or Path(__file__).resolve().parent.parent / "data")
 _FASHION_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
                   "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 _SHA256 = {
@@ -43,25 +47,10 @@ _SHA256 = {
 _VERIFIED: set[tuple] = set()  # (path, size, mtime, expected digest) already hashed in this process
 
 
-class DataError(ValueError):
-    """A problem with the data the user pointed us at; the message says what, where and how to fix it."""
-
-
-@dataclass
-class DataConfig:
-    dataset: str = "fashion-mnist"  # or a path to a folder with one sub-folder of images per class
-    image_size: int = 32  # square model input; Fashion-MNIST's 28 px are resized to it
-    channels: int = 1  # 3 repeats a grayscale channel, 1 turns photos gray
-    batch_size: int = 128
-    limit: int | None = None  # at most this many train and this many test images (class-balanced, seeded)
-    augment: bool = True  # train only: random crop with image_size // 8 padding, and horizontal flip
-    val_fraction: float = 0.1  # held out per class when an image folder has no test/ or val/ split
-    seed: int = 0  # fixes limit, the validation split and the shuffle order
-    num_workers: int | None = None  # None: loader_settings(device) decides
-
-
 @dataclass
 class DataBundle:
+    """Train and test loaders with what a model and a plot need to know about them."""
+
     train: DataLoader
     test: DataLoader
     classes: list[str]
@@ -118,59 +107,6 @@ def _verify_sha256(path: Path, raw: bytes) -> None:
     _VERIFIED.add(key)
 
 
-# ----------------------------------------------------------------------------- single images
-
-def open_image(path: str | Path, size: int | None = None) -> Image.Image:
-    """Return the fully decoded image at path, upright per its EXIF tag (JPEGs decoded near `size` if given)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"image not found: {path}. Fix: check the path (is it relative to the right folder?).")
-    try:
-        with Image.open(path) as img:
-            if size:
-                img.draft(None, (size, size))  # JPEG decodes at 1/2..1/8 scale: phone photos load ~10x faster
-            # phones store photos sideways plus an EXIF rotation tag; honour it or students train on rotated images
-            return ImageOps.exif_transpose(img)
-    except Exception as e:  # PIL signals a bad file with OSError, SyntaxError, ValueError, struct.error, ...
-        raise _undecodable(path, e) from None
-
-
-def _undecodable(path: Path, error: Exception) -> DataError:
-    return DataError(f"cannot decode image {path} ({type(error).__name__}: {error}). Fix: the file is corrupt, "
-                     "truncated or not really an image; delete it or re-export it as PNG/JPEG.")
-
-
-def _to_mode(img: Image.Image, mode: str) -> Image.Image:
-    if img.mode.startswith("I"):
-        # PIL clips 16-bit values at 255 when converting to 8 bits, which turns a 16-bit scan white: scale instead
-        img = Image.fromarray((np.asarray(img, dtype=np.float32) / 257).clip(0, 255).astype(np.uint8))
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
-        # transparent pixels hold arbitrary colours (often black); a cut-out object is meant to be seen on white
-        img = Image.alpha_composite(Image.new("RGBA", img.size, (255, 255, 255, 255)), img.convert("RGBA"))
-    return img.convert(mode)
-
-
-def _to_uint8(img: Image.Image, image_size: int, channels: int) -> torch.Tensor:
-    img = _to_mode(img, "L" if channels == 1 else "RGB")
-    if img.size != (image_size, image_size):
-        img = img.resize((image_size, image_size), Image.BILINEAR)  # PIL antialiases when shrinking
-    x = torch.from_numpy(np.array(img))
-    return x[None] if x.ndim == 2 else x.permute(2, 0, 1).contiguous()
-
-
-def preprocess_image(image: Image.Image, image_size: int, channels: int,
-                     mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """Return any PIL image (any mode, any size) as a normalised float tensor [channels, size, size]."""
-    x = _to_uint8(image, image_size, channels)[None].float().div_(255)
-    return _normalise(x, mean, std)[0]
-
-
-def _normalise(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    m = torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1)
-    return (x - m) / s
-
-
 # ----------------------------------------------------------------------------- batched datasets
 
 def _random_crop_flip(x: torch.Tensor, pad: int) -> torch.Tensor:
@@ -215,7 +151,7 @@ class ImageBatches(Dataset):
         if x.shape[1] != self.channels:  # grayscale source, 3-channel model
             x = x.expand(-1, self.channels, -1, -1)
         # contiguous: the expanded channel view must not leak into the model as a strided batch
-        return _normalise(x, self.mean, self.std).contiguous(), self.labels[indices]
+        return normalise(x, self.mean, self.std).contiguous(), self.labels[indices]
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = self.__getitems__([index])
@@ -232,7 +168,7 @@ class _ImageFiles:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return _to_uint8(open_image(self.paths[i], self.image_size), self.image_size, self.channels)
+        return to_uint8(open_image(self.paths[i], self.image_size), self.image_size, self.channels)
 
 
 def _batch_is_ready(batch):
@@ -272,15 +208,6 @@ def _scan_folder(root: Path, classes: list[str] | None = None):
         paths += images
         labels += [classes.index(name)] * len(images)
     return paths, labels, classes, skipped
-
-
-def _check_header(path: Path) -> None:
-    # reading just the header is cheap and catches non-images up front; truncation shows up when decoded
-    try:
-        with Image.open(path):
-            pass
-    except Exception as e:
-        raise _undecodable(path, e) from None
 
 
 def _class_ranks(labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -327,7 +254,7 @@ def _folder_sources(config: DataConfig):
         paths, labels = paths + test_paths, labels + test_labels
     else:
         if not 0 < config.val_fraction < 1:
-            raise DataError(f"val_fraction must be between 0 and 1, got {config.val_fraction}. "
+            raise DataError(f"DataConfig.val_fraction must be between 0 and 1, got {config.val_fraction}. "
                             f"Fix: use e.g. 0.1, or add train/ and test/ sub-folders to {root}.")
         paths, labels, classes, skipped = _scan_folder(root)
         train_idx, test_idx = _split_val(torch.tensor(labels), config.val_fraction, config.seed)
@@ -340,7 +267,7 @@ def _folder_sources(config: DataConfig):
         warnings.warn(f"skipped {len(skipped)} non-image file(s) (not one of {', '.join(sorted(IMAGE_EXTENSIONS))}"
                       f" or hidden): {shown}", stacklevel=3)
     for p in paths:
-        _check_header(p)
+        check_header(p)
     labels = torch.tensor(labels)
     sources = []
     for idx in (train_idx, test_idx):
@@ -362,29 +289,19 @@ def _fashion_sources(config: DataConfig):
 
 # ----------------------------------------------------------------------------- loaders
 
-def loader_settings(device: str | torch.device = "cpu") -> dict:
-    """Return DataLoader keyword arguments (num_workers, pin_memory, persistent_workers) suited to device."""
-    if torch.device(device).type == "cuda":
-        # a GPU outruns one CPU core at decoding photos; leave cores for the other ranks under torchrun
-        cores = (os.cpu_count() or 2) // int(os.environ.get("LOCAL_WORLD_SIZE", 1))
-        return {"num_workers": max(1, min(8, cores - 1)), "pin_memory": True, "persistent_workers": True}
-    # on CPU a batch costs ~3 ms in-process against a training step of 0.5-5 s (scripts/bench_data.py --train
-    # on 2 cores: 0 and 1 worker train equally fast), so a worker process buys nothing and costs a fork,
-    # memory, and tracebacks wrapped in "Caught ... in DataLoader worker process 0"
-    return {"num_workers": 0, "pin_memory": False, "persistent_workers": False}
-
-
 def _check_config(config: DataConfig, min_size: int) -> None:
     if config.channels not in (1, 3):
-        raise DataError(f"channels must be 1 or 3, got {config.channels}. Fix: use 1 (grayscale) or 3 (RGB).")
+        raise DataError(f"DataConfig.channels must be 1 or 3, got {config.channels}. "
+                        "Fix: set DataConfig.channels to 1 (grayscale) or 3 (RGB).")
     if config.image_size < max(min_size, 1):
-        raise DataError(f"image size {config.image_size} is smaller than the model's minimum input size "
-                        f"{min_size}. Fix: use --image-size {max(min_size, 1)} or larger (DataConfig.image_size).")
+        raise DataError(f"DataConfig.image_size {config.image_size} is smaller than the model's minimum input size "
+                        f"{min_size}. Fix: set DataConfig.image_size to {max(min_size, 1)} or more.")
     if config.batch_size < 1:
-        raise DataError(f"batch size must be at least 1, got {config.batch_size}. Fix: use e.g. --batch-size 128.")
+        raise DataError(f"DataConfig.batch_size must be at least 1, got {config.batch_size}. "
+                        "Fix: set DataConfig.batch_size to e.g. 128.")
     if config.limit is not None and config.limit < 1:
-        raise DataError(f"limit must be at least 1 (or None for all images), got {config.limit}. "
-                        "Fix: e.g. --limit 1000.")
+        raise DataError(f"DataConfig.limit must be at least 1 (or None for all images), got {config.limit}. "
+                        "Fix: set DataConfig.limit to e.g. 1000.")
 
 
 def load_data(config: DataConfig, device: str | torch.device = "cpu", min_size: int = 1,
@@ -410,9 +327,10 @@ def load_data(config: DataConfig, device: str | torch.device = "cpu", min_size: 
         train_sampler = test_sampler = None
         per_rank, generator = len(train_set), torch.Generator().manual_seed(config.seed)
     if training and config.batch_size > per_rank:
-        raise DataError(f"batch size {config.batch_size} is larger than the {per_rank} training images"
+        raise DataError(f"DataConfig.batch_size {config.batch_size} is larger than the {per_rank} training images"
                         f"{' per process' if distributed else ''}, so an epoch would have no full batch. "
-                        f"Fix: lower --batch-size to at most {per_rank}, or raise --limit (or add images).")
+                        f"Fix: lower DataConfig.batch_size to at most {per_rank}, or raise DataConfig.limit "
+                        "(or add images).")
 
     settings = loader_settings(device)
     if config.num_workers is not None:

@@ -1,172 +1,46 @@
-"""Training and evaluation: the seed post's train/test loops, and `fit` around them."""
+"""Training and evaluation: the seed post's train/test loops, one shared training step, and `fit` around them."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
-from .checkpoint import save_checkpoint, load_training_state
+from .checkpoint import load_checkpoint, load_training_state, save_checkpoint
+from .config import TrainConfig
 from .fastconv import matmul_convs
+from .history import EpochRecord, History
 from .model import aux_loss
+from .runtime import (
+    autocast_dtype as pick_autocast_dtype,
+)
+from .runtime import (
+    is_main_process,
+    model_device,
+    pick_device,
+    reduce_sum,
+    say,
+    sync_buffers,
+    uses_channels_last,
+    uses_matmul_convs,
+    wrap_distributed,
+)
 
-__all__ = ["TrainConfig", "History", "EpochRecord", "TrainingDiverged", "train", "test", "fit", "pick_device"]
+__all__ = ["TrainingDiverged", "train_step", "train", "test", "lr_at", "make_optimizer", "fit", "load_or_train",
+           "TrainConfig", "History", "EpochRecord"]
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
-@dataclass
-class TrainConfig:
-    """How to train; `profiles.get_profile("cpu").train` is the recipe measured best on a CPU."""
-
-    epochs: int = 3
-    lr: float = 0.1
-    optimizer: str = "sgd"  # "sgd" (Nesterov momentum) or "adamw"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "onecycle"  # "onecycle" (warm-up then cosine to zero), "cosine" or "constant"
-    warmup: float = 0.15  # fraction of training spent warming up (onecycle only)
-    label_smoothing: float = 0.1
-    time_budget: Optional[float] = None  # seconds of training; the schedule is laid over it
-    aux_weight: float = 0.3  # the paper's weight for the auxiliary classifiers' losses
-    amp: bool = True  # mixed precision, CUDA only
-    channels_last: Optional[bool] = None  # None: on for CUDA and CPU, where it is faster
-    matmul_convs: Optional[bool] = None  # None: on for CPU, where small-map convs run faster as matmuls
-    device: Optional[str] = None  # None: cuda, then mps, then cpu
-    seed: int = 0
-    out_dir: Optional[str] = "runs/default"  # None: write no checkpoints
-    progress: bool = True
-    check_every: int = 25  # steps between host synchronisations (non-finite check, progress text)
-
-
-@dataclass
-class EpochRecord:
-    """One row of training history."""
-
-    epoch: int
-    train_acc: float
-    train_loss: float
-    test_acc: float
-    test_loss: float
-    lr: float
-    seconds: float
-    images_seen: int
-
-
-@dataclass
-class History:
-    """Per-epoch metrics of a `fit` run, with the reason it stopped."""
-
-    epochs: list = field(default_factory=list)
-    stopped: str = "completed"  # "completed", "time budget", "interrupted"
-
-    def append(self, record: EpochRecord) -> None:
-        """Add one epoch's metrics."""
-        self.epochs.append(record)
-
-    def column(self, name: str) -> list:
-        """Return one metric over all epochs, e.g. `history.column("test_acc")`."""
-        return [getattr(r, name) for r in self.epochs]
-
-    @property
-    def last(self) -> Optional[EpochRecord]:
-        """Return the newest epoch's record, or None before the first epoch ends."""
-        return self.epochs[-1] if self.epochs else None
-
-    @property
-    def best_test_acc(self) -> float:
-        """Return the highest test accuracy seen."""
-        return max(self.column("test_acc"), default=0.0)
-
-    @property
-    def images_seen(self) -> int:
-        """Return how many training images went through the model in total."""
-        return self.epochs[-1].images_seen if self.epochs else 0
-
-    @property
-    def seconds(self) -> float:
-        """Return the total training time in seconds (evaluation excluded)."""
-        return sum(self.column("seconds"))
-
-    def to_dict(self) -> dict:
-        """Return a JSON-ready dict."""
-        return {"stopped": self.stopped, "epochs": [asdict(r) for r in self.epochs]}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "History":
-        """Rebuild a History from `to_dict` output."""
-        return cls([EpochRecord(**r) for r in data["epochs"]], data.get("stopped", "completed"))
-
-    def save(self, path: Path) -> None:
-        """Write the history as JSON, atomically."""
-        tmp = Path(path).with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2))
-        os.replace(tmp, path)
-
-    @classmethod
-    def load(cls, path) -> "History":
-        """Read a history.json written by `fit`."""
-        return cls.from_dict(json.loads(Path(path).read_text()))
-
-    def table(self) -> str:
-        """Return the history as an aligned text table."""
-        lines = ["epoch  train_acc  train_loss  test_acc  test_loss      lr  seconds"]
-        for r in self.epochs:
-            lines.append(f"{r.epoch:5d}  {r.train_acc:9.2%}  {r.train_loss:10.4f}  {r.test_acc:8.2%}"
-                         f"  {r.test_loss:9.4f}  {r.lr:6.4f}  {r.seconds:7.1f}")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.table()
-
-
-def pick_device(name: Optional[str] = None) -> torch.device:
-    """Return the requested device, or the best available: cuda, then mps, then cpu."""
-    if name:
-        device = torch.device(name)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {name!r} was requested but CUDA is not available; use --device cpu")
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda", _local_rank())
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def _local_rank() -> int:
-    return int(os.environ.get("LOCAL_RANK", 0))
-
-
-def _is_main_process() -> bool:
-    return not dist.is_initialized() or dist.get_rank() == 0
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-def _reduce_sum(*values: torch.Tensor) -> list:
-    """Sum accumulators over all ranks under torchrun; a no-op in a single process."""
-    if not dist.is_initialized():
-        return list(values)
-    stacked = torch.stack([v.double() for v in values])
-    dist.all_reduce(stacked)
-    return list(stacked.unbind())
-
-
 def _progress(iterable, enabled: bool, **kwargs):
-    if not enabled or not _is_main_process():
+    if not enabled or not is_main_process():
         return iterable
     from tqdm.auto import tqdm  # widgets in Jupyter, text in a terminal
 
@@ -175,17 +49,49 @@ def _progress(iterable, enabled: bool, **kwargs):
     return tqdm(iterable, mininterval=1.0, **kwargs)
 
 
+def to_device(images: torch.Tensor, labels: torch.Tensor, device: torch.device,
+              channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return one batch moved to `device` (images in channels-last format if asked)."""
+    images = images.to(device, non_blocking=True)
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    return images, labels.to(device, non_blocking=True)
+
+
+def train_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, loss_fn: Callable,
+               optimizer: torch.optim.Optimizer, *, autocast_dtype: torch.dtype | None = None,
+               scaler: torch.amp.GradScaler | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run one optimisation step on a batch already on the model's device; return (logits, detached loss).
+
+    The loss includes the auxiliary classifiers' when the model returns them (`model.aux_loss`).
+    """
+    device = images.device
+    with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+        outputs = model(images)
+        loss = aux_loss(outputs, labels, loss_fn)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    logits = outputs[0] if isinstance(outputs, tuple) else outputs
+    return logits, loss.detach().float()
+
+
 def train(dataloader, model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, *,
-          set_lr: Optional[Callable[[], Optional[float]]] = None, autocast_dtype=None, scaler=None,
-          channels_last: bool = False, check_every: int = 25, progress: bool = False,
-          epoch: int = 1, stats: Optional[dict] = None) -> tuple:
+          set_lr: Callable[[], float | None] | None = None, autocast_dtype: torch.dtype | None = None,
+          scaler: torch.amp.GradScaler | None = None, channels_last: bool = False, check_every: int = 25,
+          progress: bool = False, epoch: int = 1, stats: dict | None = None) -> tuple[float, float]:
     """Train for one pass over `dataloader`; return (accuracy, mean batch loss).
 
     The keyword arguments are what `fit` adds; called with the four positional ones it is the
     seed post's loop. `set_lr` is called before each step: it sets the learning rate and returns
     None to stop early (a spent time budget). `stats`, when given, receives the image count.
     """
-    device = _model_device(model)
+    device = model_device(model)
     model.train()
     # Accumulate on the device so the loop never waits for the host between steps.
     correct = torch.zeros((), device=device)
@@ -197,20 +103,9 @@ def train(dataloader, model: nn.Module, loss_fn: Callable, optimizer: torch.opti
     for step, (images, labels) in enumerate(bar, start=1):
         if set_lr is not None and set_lr() is None:
             break
-        images, labels = _to_device(images, labels, device, channels_last)
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            outputs = model(images)
-            loss = aux_loss(outputs, labels, loss_fn)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
-        logits = outputs[0] if isinstance(outputs, tuple) else outputs
-        loss = loss.detach().float()
+        images, labels = to_device(images, labels, device, channels_last)
+        logits, loss = train_step(model, images, labels, loss_fn, optimizer, autocast_dtype=autocast_dtype,
+                                  scaler=scaler)
         correct += (logits.argmax(1) == labels).sum()
         loss_sum += loss
         seen += labels.numel()
@@ -224,17 +119,10 @@ def train(dataloader, model: nn.Module, loss_fn: Callable, optimizer: torch.opti
                                 refresh=False)
     _raise_if_diverged(first_bad_step, epoch)
     batches_t = torch.tensor(float(batches), device=device)
-    correct, loss_sum, seen, batches_t = _reduce_sum(correct, loss_sum, seen, batches_t)
+    correct, loss_sum, seen, batches_t = reduce_sum(correct, loss_sum, seen, batches_t)
     if stats is not None:
         stats["images"] = int(seen.item())
     return (correct / seen.clamp(min=1)).item(), (loss_sum / batches_t.clamp(min=1)).item()
-
-
-def _to_device(images: torch.Tensor, labels: torch.Tensor, device: torch.device, channels_last: bool) -> tuple:
-    images = images.to(device, non_blocking=True)
-    if channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
-    return images, labels.to(device, non_blocking=True)
 
 
 def _raise_if_diverged(first_bad_step: torch.Tensor, epoch: int) -> None:
@@ -242,13 +130,13 @@ def _raise_if_diverged(first_bad_step: torch.Tensor, epoch: int) -> None:
     if step >= 0:
         raise TrainingDiverged(
             f"the loss became NaN or infinite at epoch {epoch}, step {step}; "
-            f"lower the learning rate (e.g. halve --lr) and train again")
+            f"lower the learning rate (e.g. halve TrainConfig.lr) and train again")
 
 
-def test(dataloader, model: nn.Module, loss_fn: Callable, *, autocast_dtype=None,
-         channels_last: bool = False, progress: bool = False) -> tuple:
+def test(dataloader, model: nn.Module, loss_fn: Callable, *, autocast_dtype: torch.dtype | None = None,
+         channels_last: bool = False, progress: bool = False) -> tuple[float, float]:
     """Evaluate on `dataloader` without gradients; return (accuracy, mean batch loss)."""
-    device = _model_device(model)
+    device = model_device(model)
     model.eval()
     correct = torch.zeros((), device=device)
     loss_sum = torch.zeros((), device=device)
@@ -256,7 +144,7 @@ def test(dataloader, model: nn.Module, loss_fn: Callable, *, autocast_dtype=None
     batches = 0
     with torch.no_grad():
         for images, labels in _progress(dataloader, progress, desc="test", leave=False):
-            images, labels = _to_device(images, labels, device, channels_last)
+            images, labels = to_device(images, labels, device, channels_last)
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 logits = model(images)
             loss_sum += loss_fn(logits.float(), labels).float()
@@ -264,7 +152,7 @@ def test(dataloader, model: nn.Module, loss_fn: Callable, *, autocast_dtype=None
             seen += labels.numel()
             batches += 1
     batches_t = torch.tensor(float(batches), device=device)
-    correct, loss_sum, seen, batches_t = _reduce_sum(correct, loss_sum, seen, batches_t)
+    correct, loss_sum, seen, batches_t = reduce_sum(correct, loss_sum, seen, batches_t)
     return (correct / seen.clamp(min=1)).item(), (loss_sum / batches_t.clamp(min=1)).item()
 
 
@@ -283,13 +171,7 @@ def lr_at(progress: float, config: TrainConfig) -> float:
             return config.lr * (0.1 + 0.9 * progress / config.warmup)
         rest = (progress - config.warmup) / (1 - config.warmup)
         return config.lr * 0.5 * (1 + math.cos(math.pi * rest))
-    raise ValueError(f"unknown schedule {config.schedule!r}; use 'onecycle', 'cosine' or 'constant'")
-
-
-def uses_matmul_convs(config: TrainConfig, device: torch.device) -> bool:
-    """Whether training runs the 1x1 and tiny-map convolutions as matrix products (fastconv.py)."""
-    # Exact rewrites measured 1.3-1.5x faster per step on CPU; unmeasured elsewhere, so off there.
-    return device.type == "cpu" if config.matmul_convs is None else config.matmul_convs
+    raise ValueError(f"unknown TrainConfig.schedule {config.schedule!r}; use 'onecycle', 'cosine' or 'constant'")
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -303,13 +185,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     if config.optimizer == "adamw":
         # fused: one kernel for all parameters instead of ~10 small ops each (13 % of a CPU step unfused)
         return torch.optim.AdamW(groups, lr=config.lr, fused=True)
-    raise ValueError(f"unknown optimizer {config.optimizer!r}; use 'sgd' or 'adamw'")
-
-
-def _autocast_dtype(device: torch.device, enabled: bool):
-    if not enabled or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    raise ValueError(f"unknown TrainConfig.optimizer {config.optimizer!r}; use 'sgd' or 'adamw'")
 
 
 def _seed_epoch(loader, seed: int, epoch: int) -> None:
@@ -324,8 +200,8 @@ def _seed_epoch(loader, seed: int, epoch: int) -> None:
         sampler.set_epoch(epoch)
 
 
-def fit(model: nn.Module, data, config: Optional[TrainConfig] = None, resume=None) -> History:
-    """Train `model` on `data` (a DataBundle) as `config` says; return the History.
+def fit(model: nn.Module, data, config: TrainConfig | None = None, resume: str | Path | None = None) -> History:
+    """Train `model` on `data` (a DataBundle) as `config` says (default: the cpu recipe); return the History.
 
     Writes best.pt, last.pt and history.json to `config.out_dir` after every epoch. Ctrl-C (or
     Jupyter's stop button) ends training cleanly and returns the history so far; `resume=` takes
@@ -333,9 +209,7 @@ def fit(model: nn.Module, data, config: Optional[TrainConfig] = None, resume=Non
     """
     config = config or TrainConfig()
     device = pick_device(config.device)
-    # Measured faster for this network on CUDA and on x86 CPUs (docs/performance.md); MPS stays NCHW.
-    auto_channels_last = device.type in ("cuda", "cpu")
-    channels_last = auto_channels_last if config.channels_last is None else config.channels_last
+    channels_last = uses_channels_last(device, config.channels_last)
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
@@ -344,15 +218,12 @@ def fit(model: nn.Module, data, config: Optional[TrainConfig] = None, resume=Non
     if resume is not None:
         state = load_training_state(resume, model, optimizer)
         history, start_epoch, spent = History.from_dict(state["history"]), state["epoch"] + 1, state["spent"]
-    train_model = model
-    if dist.is_initialized():
-        ids = [device.index] if device.type == "cuda" else None
-        train_model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    autocast_dtype = _autocast_dtype(device, config.amp)
-    scaler = torch.amp.GradScaler("cuda") if autocast_dtype == torch.float16 else None
+    train_model = wrap_distributed(model, device)
+    amp_dtype = pick_autocast_dtype(device, config.amp)
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     eval_loss_fn = nn.CrossEntropyLoss()
-    out_dir = Path(config.out_dir) if config.out_dir and _is_main_process() else None
+    out_dir = Path(config.out_dir) if config.out_dir and is_main_process() else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
     steps_per_epoch = max(len(data.train), 1)
@@ -361,7 +232,7 @@ def fit(model: nn.Module, data, config: Optional[TrainConfig] = None, resume=Non
     lr_now = lr_at(step_count / max(total_steps, 1), config)
     images_seen = history.images_seen
 
-    def set_lr() -> Optional[float]:
+    def set_lr() -> float | None:
         nonlocal step_count, lr_now
         elapsed = spent + time.perf_counter() - epoch_start
         if config.time_budget is not None and elapsed >= config.time_budget:
@@ -375,7 +246,7 @@ def fit(model: nn.Module, data, config: Optional[TrainConfig] = None, resume=Non
         step_count += 1
         return lr_now
 
-    with matmul_convs(model, enabled=uses_matmul_convs(config, device)):
+    with matmul_convs(model, enabled=uses_matmul_convs(device, config.matmul_convs)):
         for epoch in range(start_epoch, config.epochs + 1):
             if config.time_budget is not None and spent >= config.time_budget:
                 history.stopped = "time budget"
@@ -385,28 +256,28 @@ def fit(model: nn.Module, data, config: Optional[TrainConfig] = None, resume=Non
             stats: dict = {}
             try:
                 train_acc, train_loss = train(
-                    data.train, train_model, loss_fn, optimizer, set_lr=set_lr, autocast_dtype=autocast_dtype,
+                    data.train, train_model, loss_fn, optimizer, set_lr=set_lr, autocast_dtype=amp_dtype,
                     scaler=scaler, channels_last=channels_last, check_every=config.check_every,
                     progress=config.progress, epoch=epoch, stats=stats)
             except KeyboardInterrupt:
                 history.stopped = "interrupted"
                 resume_hint = f"; resume from {out_dir / 'last.pt'}" if out_dir and history.epochs else ""
-                _say(f"Interrupted during epoch {epoch}: returning the history of the "
-                     f"{len(history.epochs)} finished epoch(s){resume_hint}")
+                say(f"Interrupted during epoch {epoch}: returning the history of the "
+                    f"{len(history.epochs)} finished epoch(s){resume_hint}")
                 break
             seconds = time.perf_counter() - epoch_start
             spent += seconds
-            _sync_buffers(model)
+            sync_buffers(model)
             images_seen += stats.get("images", 0)
-            test_acc, test_loss = test(data.test, model, eval_loss_fn, autocast_dtype=autocast_dtype,
+            test_acc, test_loss = test(data.test, model, eval_loss_fn, autocast_dtype=amp_dtype,
                                        channels_last=channels_last, progress=config.progress)
             record = EpochRecord(epoch, train_acc, train_loss, test_acc, test_loss, lr_now, seconds, images_seen)
             is_best = test_acc >= history.best_test_acc
             history.append(record)
             if config.time_budget is not None and spent >= config.time_budget:
                 history.stopped = "time budget"
-            _say(f"epoch {epoch:2d}  train acc {train_acc:6.2%}  loss {train_loss:.3f}  |  "
-                 f"test acc {test_acc:6.2%}  loss {test_loss:.3f}  |  lr {lr_now:.4f}  {seconds:5.1f} s")
+            say(f"epoch {epoch:2d}  train acc {train_acc:6.2%}  loss {train_loss:.3f}  |  "
+                f"test acc {test_acc:6.2%}  loss {test_loss:.3f}  |  lr {lr_now:.4f}  {seconds:5.1f} s")
             if out_dir:
                 save_checkpoint(out_dir / "last.pt", model, data, config, history, optimizer, epoch, spent)
                 if is_best:
@@ -417,13 +288,21 @@ def fit(model: nn.Module, data, config: Optional[TrainConfig] = None, resume=Non
     return history
 
 
-def _sync_buffers(model: nn.Module) -> None:
-    """Give every rank rank 0's BatchNorm statistics, so evaluation and checkpoints agree."""
-    if dist.is_initialized():
-        for buffer in model.buffers():
-            dist.broadcast(buffer, src=0)
+def load_or_train(run: str = "notebook", profile: str = "quick") -> tuple:
+    """Return (model, CheckpointInfo) from runs/<run>/best.pt, training `profile` first if it is missing.
 
+    Notebooks 03 to 05 call this so each of them passes Restart & Run All on its own.
+    """
+    from .config import get_profile
+    from .data import load_data
+    from .paths import RUNS_DIR
 
-def _say(message: str) -> None:
-    if _is_main_process():
-        print(message, flush=True)
+    path = RUNS_DIR / run / "best.pt"
+    device = pick_device()
+    if not path.exists():
+        print(f"{path} not found: training the '{profile}' profile now (run 02_training.ipynb for the real model)")
+        chosen = get_profile(profile)
+        data = load_data(chosen.data, device=device)
+        model = chosen.model.build(len(data.classes), data.channels)
+        fit(model, data, replace(chosen.train, out_dir=str(RUNS_DIR / run), progress=False))
+    return load_checkpoint(path, device)

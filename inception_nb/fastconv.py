@@ -16,9 +16,9 @@ The model keeps plain ``nn.Conv2d`` layers (what the notebooks print and the pos
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F

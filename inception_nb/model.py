@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple
 
 import torch
 import torch.nn as nn
@@ -84,7 +84,7 @@ def _preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-def min_input_size(preset: str = "seed", aux_logits: Optional[bool] = None) -> int:
+def min_input_size(preset: str = "seed", aux_logits: bool | None = None) -> int:
     """Return the smallest image side (H = W) a model of this preset accepts.
 
     ``aux_logits=None`` answers for either setting (the larger of the two minimums).
@@ -173,7 +173,7 @@ class InceptionV1(nn.Module):
     """GoogLeNet: a conv stem, nine Inception blocks, global average pooling and a linear classifier."""
 
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, preset: str = "seed",
-                 aux_logits: bool = False, stem_batchnorm: bool = False, dropout: Optional[float] = None) -> None:
+                 aux_logits: bool = False, stem_batchnorm: bool = False, dropout: float | None = None) -> None:
         super().__init__()
         spec = _preset(preset)
         for name, value in (("num_classes", num_classes), ("in_channels", in_channels)):
@@ -199,10 +199,10 @@ class InceptionV1(nn.Module):
 
         self.conv1 = self._stem_conv(in_channels, 64, 7, stride=2, padding=3, batchnorm=stem_bn, spec=spec)
         self.maxpool1 = pool(3)
-        self.lrn1: Optional[nn.Module] = lrn() if spec.lrn else None
+        self.lrn1: nn.Module | None = lrn() if spec.lrn else None
         self.conv2 = self._stem_conv(64, 64, 1, batchnorm=stem_bn, spec=spec)
         self.conv3 = self._stem_conv(64, 192, 3, padding=1, batchnorm=stem_bn, spec=spec)
-        self.lrn2: Optional[nn.Module] = lrn() if spec.lrn else None
+        self.lrn2: nn.Module | None = lrn() if spec.lrn else None
         self.maxpool2 = pool(3)
         self.inception3a = block(*INCEPTION_TABLE["inception3a"])
         self.inception3b = block(*INCEPTION_TABLE["inception3b"])
@@ -214,8 +214,8 @@ class InceptionV1(nn.Module):
         self.inception4e = block(*INCEPTION_TABLE["inception4e"])
         self.maxpool4 = pool(spec.maxpool4_kernel)
         self.inception5a = block(*INCEPTION_TABLE["inception5a"])
-        self.avgpool: Optional[nn.Module]
-        self.dropout: Optional[nn.Module]
+        self.avgpool: nn.Module | None
+        self.dropout: nn.Module | None
         if spec.head_in_5b:
             # The post's layout: its torchsummary table lists the pool and dropout as part of inception5b.
             self.inception5b: nn.Module = nn.Sequential(block(*INCEPTION_TABLE["inception5b"]),
@@ -225,8 +225,8 @@ class InceptionV1(nn.Module):
             self.inception5b = block(*INCEPTION_TABLE["inception5b"])
         aux = partial(InceptionAux, num_classes=num_classes, paper_pool=spec.paper_aux_pool,
                       batchnorm=spec.batchnorm, conv_bias=spec.conv_bias, bn_eps=spec.bn_eps)
-        self.aux1: Optional[InceptionAux] = aux(512) if aux_logits else None
-        self.aux2: Optional[InceptionAux] = aux(528) if aux_logits else None
+        self.aux1: InceptionAux | None = aux(512) if aux_logits else None
+        self.aux2: InceptionAux | None = aux(528) if aux_logits else None
         if not spec.head_in_5b:
             self.avgpool = nn.AdaptiveAvgPool2d(1)  # the paper's 7x7 average pool, for any input size
             self.dropout = nn.Dropout(p)
@@ -274,7 +274,7 @@ class InceptionV1(nn.Module):
                              f"{self.preset!r}{' with aux_logits' if self.aux_logits else ''}; "
                              f"resize images to at least {m} (e.g. transforms.Resize({m}))")
 
-    def forward(self, x: Tensor) -> Union[Tensor, InceptionOutputs]:
+    def forward(self, x: Tensor) -> Tensor | InceptionOutputs:
         """Return logits N x num_classes; with aux heads in training mode, InceptionOutputs(logits, aux2, aux1)."""
         self._check_input(x)
         logits, aux2, aux1 = self._forward(x)
@@ -282,7 +282,7 @@ class InceptionV1(nn.Module):
             return InceptionOutputs(logits, aux2, aux1)
         return logits
 
-    def _forward(self, x: Tensor) -> tuple[Tensor, Optional[Tensor], Optional[Tensor]]:
+    def _forward(self, x: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
         # Shapes are for a 224 x 224 input.
         x = F.relu(self.conv1(x))        # N x 64 x 112 x 112
         x = self.maxpool1(x)             # N x 64 x 56 x 56
@@ -313,7 +313,7 @@ class InceptionV1(nn.Module):
         return self.classifier(x), aux2, aux1  # N x num_classes
 
 
-def aux_loss(outputs: Union[Tensor, tuple], target: Tensor, loss_fn: Callable[[Tensor, Tensor], Tensor],
+def aux_loss(outputs: Tensor | tuple, target: Tensor, loss_fn: Callable[[Tensor, Tensor], Tensor],
              aux_weight: float = 0.3) -> Tensor:
     """Return loss(logits) + aux_weight * (loss(aux1) + loss(aux2)), or loss(logits) without aux outputs.
 

@@ -1,5 +1,7 @@
 """Figures for the notebooks: training curves, confusion matrix, image galleries, conv1 filters,
-what each branch of an Inception block responds to, a diagram of the block, and predictions.
+what each branch of an Inception block responds to, and predictions (the block diagram: diagram.py).
+
+Drawing only: what needs the model run (confusion counts, branch maps, predictions) is in analysis.py.
 
 Every plotting function returns its matplotlib Figure. Figures are released from pyplot, so a notebook
 cell that ends with the call shows the figure exactly once; `fig.savefig("name.png")` writes it to a file.
@@ -7,24 +9,24 @@ cell that ends with the call shows the figure exactly once; `fig.savefig("name.p
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor, nn
 
-BRANCH_LABELS = {"1x1": "1x1 conv", "3x3": "1x1→3x3", "5x5": "1x1→5x5", "pool": "3x3 pool→1x1"}
-# Colour per operation in the block diagram (and its legend): 1x1 convs, 3x3 convs, 5x5 convs, max pooling.
-BLOCK_COLOURS = {1: "#ffe08a", 3: "#9fd3f5", 5: "#f5a9a9", "pool": "#b8e0a3", "io": "#e4e4e4"}
+from .analysis import BRANCH_LABELS, class_indices
+from .history import History
+from .images import open_image
 
 
-def _figure(figsize) -> Figure:
+def figure(figsize) -> Figure:
+    """Return a new constrained-layout Figure that pyplot will not show a second time."""
     # Made through pyplot so Jupyter's inline backend is loaded, then closed: pyplot would otherwise show
     # it a second time at the end of the cell, and tests that make many figures would leave them open.
     fig = plt.figure(figsize=figsize, layout="constrained")
@@ -32,30 +34,17 @@ def _figure(figsize) -> Figure:
     return fig
 
 
-def _fig_ax(ax: Optional[Axes], figsize) -> tuple[Figure, Axes]:
+def fig_ax(ax: Axes | None, figsize) -> tuple[Figure, Axes]:
+    """Return (figure, axes): those of `ax` when given, else a new figure with one axes."""
     if ax is not None:
         return ax.figure, ax
-    fig = _figure(figsize)
+    fig = figure(figsize)
     return fig, fig.subplots()
-
-
-def _indices(values, name: str, num_classes: int) -> Tensor:
-    t = torch.as_tensor(values).detach().cpu()
-    if t.dim() == 2:  # logits or probabilities: the prediction is the largest
-        t = t.argmax(1)
-    if t.dim() != 1:
-        raise ValueError(f"{name} must be class indices shaped [N], got shape {tuple(t.shape)}")
-    bad = t[(t < 0) | (t >= num_classes)]
-    if bad.numel():
-        raise ValueError(f"{name} holds class {int(bad[0])}, outside 0..{num_classes - 1}; pass all the dataset's "
-                         "classes (classes=data.classes, num_classes=len(data.classes))")
-    return t.long()
 
 
 def _image_array(image, mean=None, std=None) -> np.ndarray:
     """Return H x W (grayscale) or H x W x 3 (RGB) floats in [0, 1] from a tensor, array, PIL image or path."""
     if isinstance(image, (str, Path)):
-        from .data import open_image
         image = open_image(image)
     if hasattr(image, "convert"):  # a PIL image
         image = np.asarray(image.convert("L" if image.mode in ("1", "L") else "RGB"))
@@ -107,10 +96,10 @@ def _mosaic(tiles: list, nrows: int, ncols: int, gap: int = 1) -> np.ndarray:
     return out
 
 
-def _gallery_axes(n: int, ncols: Optional[int], cell=(2.0, 2.3)) -> tuple[Figure, list]:
+def _gallery_axes(n: int, ncols: int | None, cell=(2.0, 2.3)) -> tuple[Figure, list]:
     ncols = ncols or min(n, max(4, math.ceil(math.sqrt(n))))
     nrows = math.ceil(n / ncols)
-    fig = _figure((cell[0] * ncols, cell[1] * nrows + 0.5))
+    fig = figure((cell[0] * ncols, cell[1] * nrows + 0.5))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[n:]:
         ax.remove()
@@ -120,12 +109,11 @@ def _gallery_axes(n: int, ncols: Optional[int], cell=(2.0, 2.3)) -> tuple[Figure
 def plot_history(history, figsize=(11, 4)) -> Figure:
     """Return a two-panel figure: loss and accuracy (%) per epoch, for train and test."""
     if isinstance(history, dict):  # a loaded history.json
-        from .engine import History
         history = History.from_dict(history)
     epochs = history.column("epoch")
     if not epochs:
         raise ValueError("history has no epochs yet; train for at least one epoch (fit(...)) before plotting it")
-    fig = _figure(figsize)
+    fig = figure(figsize)
     loss_ax, acc_ax = fig.subplots(1, 2)
     marker = "o" if len(epochs) <= 25 else None
     accs = history.column("train_acc") + history.column("test_acc")
@@ -146,16 +134,7 @@ def plot_history(history, figsize=(11, 4)) -> Figure:
     return fig
 
 
-def confusion_matrix(labels, preds, num_classes: int) -> Tensor:
-    """Return int64 counts [num_classes, num_classes]: row = true class, column = predicted class."""
-    labels, preds = _indices(labels, "labels", num_classes), _indices(preds, "preds", num_classes)
-    if labels.shape != preds.shape:
-        raise ValueError(f"labels and preds must be the same length, got {len(labels)} and {len(preds)}; "
-                         "collect both from the same pass over the data")
-    return torch.bincount(labels * num_classes + preds, minlength=num_classes ** 2).view(num_classes, num_classes)
-
-
-def plot_confusion_matrix(matrix, classes: Sequence[str], normalize: bool = True, ax: Optional[Axes] = None,
+def plot_confusion_matrix(matrix, classes: Sequence[str], normalize: bool = True, ax: Axes | None = None,
                           figsize=None, cmap: str = "Blues") -> Figure:
     """Return a heat map of the confusion matrix (rows: true class), annotated, with per-class accuracy."""
     m = np.asarray(torch.as_tensor(matrix).cpu(), dtype=float)
@@ -168,7 +147,7 @@ def plot_confusion_matrix(matrix, classes: Sequence[str], normalize: bool = True
         pct = 100 * m / rows[:, None]
         recall = 100 * np.diag(m) / rows
     shown = np.nan_to_num(pct) if normalize else m
-    fig, ax = _fig_ax(ax, figsize or (0.55 * n + 4.5, 0.5 * n + 2.8))
+    fig, ax = fig_ax(ax, figsize or (0.55 * n + 4.5, 0.5 * n + 2.8))
     im = ax.imshow(shown, cmap=cmap, vmin=0, vmax=100 if normalize else max(m.max(), 1))
     if n <= 30:  # beyond that the numbers no longer fit in the cells
         for (i, j), count in np.ndenumerate(m):
@@ -192,9 +171,9 @@ def plot_confusion_matrix(matrix, classes: Sequence[str], normalize: bool = True
 
 
 def plot_misclassified(images, labels, preds, classes: Sequence[str], mean=None, std=None, max_images: int = 16,
-                       probs=None, ncols: Optional[int] = None) -> Figure:
+                       probs=None, ncols: int | None = None) -> Figure:
     """Return a gallery of wrongly classified images titled 'true: X / pred: Y (p%)' (most confident first)."""
-    labels, preds = _indices(labels, "labels", len(classes)), _indices(preds, "preds", len(classes))
+    labels, preds = class_indices(labels, "labels", len(classes)), class_indices(preds, "preds", len(classes))
     if not len(images) == len(labels) == len(preds):
         raise ValueError(f"images, labels and preds must be the same length, got {len(images)}, {len(labels)} and "
                          f"{len(preds)}; collect them from the same batches")
@@ -207,7 +186,7 @@ def plot_misclassified(images, labels, preds, classes: Sequence[str], mean=None,
         conf = p.gather(1, preds[:, None]).flatten() if p.dim() == 2 else p.flatten()
         wrong = wrong[conf[wrong].argsort(descending=True)]  # confident mistakes teach the most
     if len(wrong) == 0:
-        fig, ax = _fig_ax(None, (7, 1.5))
+        fig, ax = fig_ax(None, (7, 1.5))
         ax.axis("off")
         ax.text(0.5, 0.5, f"No misclassified images: all {len(labels):,} predictions are correct.", ha="center",
                 va="center", fontsize=12, transform=ax.transAxes)
@@ -225,11 +204,11 @@ def plot_misclassified(images, labels, preds, classes: Sequence[str], mean=None,
 
 def plot_examples(images, labels, classes: Sequence[str], per_class: int = 8, mean=None, std=None) -> Figure:
     """Return a grid with one row of `per_class` example images per class, the class name at each row's start."""
-    labels = _indices(labels, "labels", len(classes))
+    labels = class_indices(labels, "labels", len(classes))
     if len(images) != len(labels) or per_class < 1:
         raise ValueError(f"need as many labels as images (got {len(labels)} and {len(images)}) and per_class >= 1 "
                          f"(got {per_class})")
-    fig = _figure((1.0 * per_class + 1.8, 1.0 * len(classes) + 0.6))
+    fig = figure((1.0 * per_class + 1.8, 1.0 * len(classes) + 0.6))
     axes = fig.subplots(len(classes), 1, squeeze=False).ravel()
     blank = np.ones(_image_array(images[0], mean, std).shape[:2] if len(images) else (1, 1))
     for c, ax in enumerate(axes):
@@ -258,7 +237,7 @@ def plot_conv1_filters(model: nn.Module, ncols: int = 8) -> Figure:
     c, kh, kw = w.shape[1:]
     tiles = [(f.permute(1, 2, 0) if c == 3 else f.mean(0)).numpy() for f in w]
     nrows, ncols = math.ceil(len(tiles) / ncols), min(ncols, len(tiles))
-    fig, ax = _fig_ax(None, (0.8 * ncols + 0.4, 0.8 * nrows + 1.0))
+    fig, ax = fig_ax(None, (0.8 * ncols + 0.4, 0.8 * nrows + 1.0))
     ax.imshow(_mosaic(tiles, nrows, ncols), cmap="gray", interpolation="nearest")
     _blank(ax)
     how = {1: "grayscale", 3: "RGB"}.get(c, f"mean of {c} channels")
@@ -267,57 +246,14 @@ def plot_conv1_filters(model: nn.Module, ncols: int = 8) -> Figure:
     return fig
 
 
-def _find_block(module: nn.Module) -> nn.Module:
-    # The seed preset packs inception5b with its pooling into a Sequential; look inside for the block.
-    for m in module.modules():
-        if all(hasattr(m, f"branch{i}") for i in range(1, 5)):
-            return m
-    raise ValueError(f"{type(module).__name__} is not an Inception block (no branch1..branch4); pass e.g. "
-                     "model.inception3a")
-
-
-def branch_feature_maps(model: nn.Module, image: Tensor, block: str = "inception3a") -> dict[str, Tensor]:
-    """Return {"1x1", "3x3", "5x5", "pool"}: each branch's output [channels, h, w] for one preprocessed image.
-
-    `model` is a whole InceptionV1 (the named `block` is hooked while the model runs), or a single block,
-    in which case `image` is that block's input activation.
-    """
-    if hasattr(model, "branch1"):
-        target, run = model, model
-    else:
-        if not isinstance(getattr(model, block, None), nn.Module):
-            names = [n for n, m in model.named_children() if any(hasattr(x, "branch1") for x in m.modules())]
-            raise ValueError(f"model has no block {block!r}; use one of {names}")
-        target, run = _find_block(getattr(model, block)), model
-    x = image.detach()
-    if x.dim() == 3:
-        x = x[None]
-    if x.dim() != 4 or x.shape[0] != 1:
-        raise ValueError(f"image must be one preprocessed image [C,H,W], got shape {tuple(image.shape)}; "
-                         "pass images[0], not a batch")
-    maps: dict[str, Tensor] = {}
-    hooks = [getattr(target, f"branch{i}").register_forward_hook(
-        lambda _m, _inp, out, key=key: maps.__setitem__(key, out[0].detach().float().cpu().clone()))
-        for i, key in enumerate(BRANCH_LABELS, start=1)]
-    was_training = run.training
-    try:
-        with torch.no_grad():
-            run.eval()(x.to(next(run.parameters()).device))
-    finally:
-        for h in hooks:
-            h.remove()
-        run.train(was_training)
-    return maps
-
-
 def plot_branch_maps(maps: dict, image=None, channels_per_branch: int = 6, mean=None, std=None,
-                     title: Optional[str] = None) -> Figure:
+                     title: str | None = None) -> Figure:
     """Return one row per branch with its most active channels' maps (chosen by mean activation)."""
     if not maps:
         raise ValueError("maps is empty; pass the dict that branch_feature_maps returns")
     k = channels_per_branch
     extra = image is not None
-    fig = _figure((1.3 * k + 1.8 + 2.6 * extra, 1.4 * len(maps) + 0.8))
+    fig = figure((1.3 * k + 1.8 + 2.6 * extra, 1.4 * len(maps) + 0.8))
     gs = fig.add_gridspec(len(maps), k + extra, width_ratios=[2.2] * extra + [1] * k)
     if extra:
         img_ax = fig.add_subplot(gs[:, 0])
@@ -342,65 +278,6 @@ def plot_branch_maps(maps: dict, image=None, channels_per_branch: int = 6, mean=
     return fig
 
 
-def draw_inception_block(ch1x1: int = 64, ch3x3red: int = 96, ch3x3: int = 128, ch5x5red: int = 16,
-                         ch5x5: int = 32, pool_proj: int = 32, in_channels: int = 192, ax: Optional[Axes] = None,
-                         title: Optional[str] = None, five_kernel: int = 5) -> Figure:
-    """Return a diagram of an Inception block: previous layer, four parallel branches, concatenation."""
-    fig, ax = _fig_ax(ax, (9.5, 6.2))
-    ax.set(xlim=(0, 10), ylim=(0, 10))
-    ax.axis("off")
-    out = ch1x1 + ch3x3 + ch5x5 + pool_proj
-
-    def box(x: float, y: float, text: str, colour: str, width: float = 2.1) -> None:
-        ax.add_patch(FancyBboxPatch((x - width / 2, y - 0.5), width, 1.0, facecolor=colour, edgecolor="#444",
-                                    linewidth=1.2, boxstyle="round,pad=0.02,rounding_size=0.15"))
-        ax.text(x, y, text, ha="center", va="center", fontsize=11)
-
-    def arrow(x: float, y0: float, y1: float) -> None:
-        ax.add_patch(FancyArrowPatch((x, y0), (x, y1), arrowstyle="-|>", mutation_scale=14, color="#444",
-                                     linewidth=1.2, shrinkA=0, shrinkB=0))
-
-    cols = [1.3 + i * 2.47 for i in range(4)]
-    prev_y, low_y, high_y, cat_y = 1.0, 3.7, 6.1, 8.8
-    box(5, prev_y, f"Previous layer\n{in_channels} ch", BLOCK_COLOURS["io"], width=9.5)
-    box(5, cat_y, f"Filter concatenation\n{ch1x1} + {ch3x3} + {ch5x5} + {pool_proj} = {out} ch",
-        BLOCK_COLOURS["io"], width=9.5)
-    k = five_kernel
-    for x, y, text, colour in ((cols[1], low_y, f"1x1 conv\n{ch3x3red} ch", 1),
-                               (cols[2], low_y, f"1x1 conv\n{ch5x5red} ch", 1),
-                               (cols[3], low_y, f"3x3 max pool\n{in_channels} ch", "pool"),
-                               (cols[0], high_y, f"1x1 conv\n{ch1x1} ch", 1),
-                               (cols[1], high_y, f"3x3 conv\n{ch3x3} ch", 3),
-                               (cols[2], high_y, f"{k}x{k} conv\n{ch5x5} ch", k if k in (1, 3) else 5),
-                               (cols[3], high_y, f"1x1 conv\n{pool_proj} ch", 1)):
-        box(x, y, text, BLOCK_COLOURS[colour])
-    arrow(cols[0], prev_y + 0.5, high_y - 0.5)  # the plain 1x1 branch has no reduction step
-    for x in cols[1:]:
-        arrow(x, prev_y + 0.5, low_y - 0.5)
-        arrow(x, low_y + 0.5, high_y - 0.5)
-    for x in cols:
-        arrow(x, high_y + 0.5, cat_y - 0.5)
-    kinds = ((1, "1x1 conv (reduce / project)"), (3, "3x3 conv"), (5, "5x5 conv"), ("pool", "3x3 max pool, stride 1"))
-    legend = [Patch(facecolor=BLOCK_COLOURS[key], edgecolor="#444", label=label) for key, label in kinds
-              if key != 5 or k == 5]  # torchvision's "5x5" branch is really 3x3 (pytorch/vision#906)
-    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=4, frameon=False, fontsize=9)
-    ax.set_title(title or "Inception block: four parallel branches, each keeps H x W,\n"
-                          "so their outputs stack along the channel axis")
-    return fig
-
-
-def draw_block(block: nn.Module, ax: Optional[Axes] = None, title: Optional[str] = None) -> Figure:
-    """Return draw_inception_block's diagram with the channel numbers read from an Inception block."""
-    block = _find_block(block)
-    convs = [[m for m in getattr(block, f"branch{i}").modules() if isinstance(m, nn.Conv2d)] for i in range(1, 5)]
-    ch = {"in_channels": convs[0][0].in_channels, "ch1x1": convs[0][0].out_channels,
-          "ch3x3red": convs[1][0].out_channels, "ch3x3": convs[1][-1].out_channels,
-          "ch5x5red": convs[2][0].out_channels, "ch5x5": convs[2][-1].out_channels,
-          "pool_proj": convs[3][-1].out_channels}
-    ch = {name: getattr(block, name, value) for name, value in ch.items()}
-    return draw_inception_block(**ch, ax=ax, title=title, five_kernel=convs[2][-1].kernel_size[0])
-
-
 def _check_top(top) -> list:
     top = top["top"] if isinstance(top, dict) else top  # an item of predict_images' list works too
     if not top or not all(isinstance(t, dict) and {"class", "prob"} <= t.keys() for t in top):
@@ -409,10 +286,10 @@ def _check_top(top) -> list:
     return list(top)
 
 
-def plot_predictions(image, top, mean=None, std=None, title: Optional[str] = None, figsize=(8, 3)) -> Figure:
+def plot_predictions(image, top, mean=None, std=None, title: str | None = None, figsize=(8, 3)) -> Figure:
     """Return the image next to a bar chart of its top-k classes with probabilities in %."""
     top = _check_top(top)
-    fig = _figure(figsize)
+    fig = figure(figsize)
     img_ax, bar_ax = fig.subplots(1, 2, width_ratios=[1, 1.7])
     _show(img_ax, _image_array(image, mean, std))
     img_ax.set_title(title or f"{top[0]['class']} ({top[0]['prob']:.0%})")
@@ -425,8 +302,8 @@ def plot_predictions(image, top, mean=None, std=None, title: Optional[str] = Non
     return fig
 
 
-def plot_prediction_grid(images, results: list, mean=None, std=None, true: Optional[Sequence[str]] = None,
-                         ncols: Optional[int] = None) -> Figure:
+def plot_prediction_grid(images, results: list, mean=None, std=None, true: Sequence[str] | None = None,
+                         ncols: int | None = None) -> Figure:
     """Return a grid of images, each titled with its top-1 class and probability (green/red when `true` is given).
 
     `images=None` loads each result's "path", as `predict_images` returns them.
@@ -455,7 +332,7 @@ def plot_comparison(histories: dict, figsize=(11, 4)) -> Figure:
     """Return test loss and test accuracy per epoch for several named runs on shared axes."""
     if not histories:
         raise ValueError("histories is empty; pass {'run name': History, ...}")
-    fig = _figure(figsize)
+    fig = figure(figsize)
     loss_ax, acc_ax = fig.subplots(1, 2)
     for name, history in histories.items():
         epochs = history.column("epoch")

@@ -1,14 +1,14 @@
-"""Prediction: class probabilities for image files, one at a time or a whole folder."""
+"""Prediction: class probabilities for image files, one at a time or a whole folder (whole loaders: analysis.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import torch
 from torch import nn
 
-from .data import IMAGE_EXTENSIONS, DataError, open_image, preprocess_image
+from .images import IMAGE_EXTENSIONS, DataError, open_image, preprocess_image
 
 
 def image_files(folder) -> list:
@@ -57,15 +57,3 @@ def format_predictions(results: list) -> str:
         lines.append(Path(item["path"]).name)
         lines += [f"  {t['prob']:7.2%}  {t['class']}" for t in item["top"]]
     return "\n".join(lines)
-
-
-def collect_predictions(model: nn.Module, loader) -> tuple:
-    """Return (images, labels, predicted classes, probabilities) for a whole loader, on the CPU."""
-    device = next(model.parameters()).device
-    images, labels, probs = [], [], []
-    for batch, target in loader:
-        probs.append(predict_probabilities(model, batch.to(device)))
-        images.append(batch.cpu())
-        labels.append(target.cpu())
-    probs = torch.cat(probs)
-    return torch.cat(images), torch.cat(labels), probs.argmax(1), probs

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from .analysis import inspecting
 
 __all__ = [
     "LayerRow", "LayerReport", "layer_report", "PaperRow", "PAPER_TABLE1", "ComparisonRow",
@@ -22,12 +24,12 @@ class LayerRow:
     """One top-level layer or block: output shape C x H x W (None if it did not run), parameters, MACs."""
 
     name: str
-    output_shape: Optional[tuple[int, ...]]
+    output_shape: tuple[int, ...] | None
     params: int
     macs: int
 
 
-def _shape_text(shape: Optional[tuple[int, ...]]) -> str:
+def _shape_text(shape: tuple[int, ...] | None) -> str:
     return "-" if shape is None else " x ".join(map(str, shape))
 
 
@@ -73,7 +75,7 @@ class LayerReport:
                           *map(fmt, lines[1:-1]), rule, fmt(lines[-1])])
 
 
-def _input_size(model: nn.Module, input_size: Union[int, Sequence[int]]) -> tuple[int, int, int]:
+def _input_size(model: nn.Module, input_size: int | Sequence[int]) -> tuple[int, int, int]:
     channels = getattr(model, "in_channels", 3)
     if isinstance(input_size, int) and not isinstance(input_size, bool):
         size = (channels, input_size, input_size)
@@ -90,7 +92,7 @@ def _input_size(model: nn.Module, input_size: Union[int, Sequence[int]]) -> tupl
     return size  # type: ignore[return-value]
 
 
-def layer_report(model: nn.Module, input_size: Union[int, Sequence[int]]) -> LayerReport:
+def layer_report(model: nn.Module, input_size: int | Sequence[int]) -> LayerReport:
     """Return a LayerReport of ``model``'s top-level layers for one image of ``input_size`` (eval mode)."""
     size = _input_size(model, input_size)
     param = next(model.parameters())
@@ -101,17 +103,10 @@ def layer_report(model: nn.Module, input_size: Union[int, Sequence[int]]) -> Lay
             shapes[name] = tuple(output.shape[1:])
         return hook
 
-    hooks = [child.register_forward_hook(recorder(name)) for name, child in model.named_children()]
-    was_training = model.training
     counter = FlopCounterMode(display=False)
-    try:
-        model.eval()  # the inference cost: auxiliary heads and dropout are off
-        with torch.no_grad(), counter:
-            model(torch.zeros(1, *size, dtype=param.dtype, device=param.device))
-    finally:
-        for hook in hooks:
-            hook.remove()
-        model.train(was_training)
+    # eval mode: the inference cost, with auxiliary heads and dropout off
+    with inspecting(model, [(child, recorder(name)) for name, child in model.named_children()]), counter:
+        model(torch.zeros(1, *size, dtype=param.dtype, device=param.device))
 
     # Keys look like "InceptionV1.inception3a"; the first part is the root module's class name.
     flops = {key.split(".", 1)[1]: sum(ops.values()) for key, ops in counter.get_flop_counts().items()
@@ -224,16 +219,10 @@ def torchsummary_table(preset: str = "seed", image_size: int = 224, num_classes:
 def trace_shapes(model: nn.Module, x: torch.Tensor) -> list:
     """Return [(stage name, output shape as a list)] for each top-level stage as `x` flows through."""
     shapes: list = [("input", list(x.shape))]
-    hooks = [child.register_forward_hook(lambda _m, _i, out, name=name: shapes.append((name, list(out.shape))))
+    hooks = [(child, lambda _m, _i, out, name=name: shapes.append((name, list(out.shape))))
              for name, child in model.named_children() if not name.startswith("aux")]
-    was_training = model.training
-    try:
-        with torch.no_grad():
-            logits = model.eval()(x)
-    finally:
-        model.train(was_training)
-        for hook in hooks:
-            hook.remove()
+    with inspecting(model, hooks):
+        logits = model(x)
     # torch.flatten is a function, not a module: show it where the forward applies it.
     shapes.insert(len(shapes) - 1, ("flatten", [x.shape[0], shapes[-2][1][1]]))
     shapes[-1] = (shapes[-1][0], list(logits.shape))
@@ -242,8 +231,8 @@ def trace_shapes(model: nn.Module, x: torch.Tensor) -> list:
 
 def module_cost(module: nn.Module, input_shape: Sequence[int]) -> dict:
     """Return {"params", "macs"} of one forward pass of `module` on a zero tensor of `input_shape`."""
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        module.eval()(torch.zeros(*input_shape))
+    with inspecting(module), FlopCounterMode(display=False) as counter:  # eval mode, restored afterwards
+        module(torch.zeros(*input_shape))
     return {"params": sum(p.numel() for p in module.parameters()), "macs": counter.get_total_flops() // 2}
 
 

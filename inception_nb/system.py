@@ -13,7 +13,8 @@ from . import __version__
 
 def environment_report() -> dict:
     """Return the versions, device and CPU threads this session will train with."""
-    from .engine import pick_device
+    from .config import DEFAULT_PROFILE
+    from .runtime import pick_device
 
     device = pick_device()
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "none"
@@ -26,7 +27,7 @@ def environment_report() -> dict:
         "gpu": gpu,
         "cpu threads used by torch": torch.get_num_threads(),
         "cpu cores": os.cpu_count(),
-        "profile": os.environ.get("INCEPTION_NB_PROFILE", "cpu"),
+        "profile": os.environ.get("INCEPTION_NB_PROFILE", DEFAULT_PROFILE),
     }
 
 

@@ -12,6 +12,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from inception_nb.data import DataConfig, load_data, load_fashion_mnist  # noqa: E402
+from inception_nb.engine import train_step  # noqa: E402
 
 
 def loader_rate(config: DataConfig, batches: int) -> float:
@@ -29,15 +30,13 @@ def train_rate(workers: int, steps: int) -> float:
     from torchvision.models import googlenet
     model = googlenet(num_classes=10, aux_logits=False, init_weights=False, transform_input=False)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    it = iter(load_data(DataConfig(channels=3, num_workers=workers)).train)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    it = iter(load_data(DataConfig(image_size=32, channels=3, augment=True, num_workers=workers)).train)
     for i in range(steps + 2):
         if i == 2:  # two warm-up steps
             t = time.perf_counter()
         x, y = next(it)
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        train_step(model, x, y, loss_fn, opt)
     return steps * len(x) / (time.perf_counter() - t)
 
 
@@ -53,7 +52,7 @@ def main() -> None:
     print(f"load full train set ({len(images)} images, checksum + decode): {time.perf_counter() - t:.2f} s")
     for size in (32, 64):
         for workers in (0, 1):
-            rate = loader_rate(DataConfig(image_size=size, num_workers=workers), args.batches)
+            rate = loader_rate(DataConfig(image_size=size, augment=True, num_workers=workers), args.batches)
             print(f"loader {size} px, augment, batch 128, {workers} workers: {rate:,.0f} images/s")
     if args.train:
         for workers in (0, 1):

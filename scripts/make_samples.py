@@ -10,7 +10,8 @@ from pathlib import Path
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from inception_nb.data import DATA_ROOT, FASHION_MNIST_CLASSES, load_fashion_mnist  # noqa: E402
+from inception_nb.data import FASHION_MNIST_CLASSES, load_fashion_mnist  # noqa: E402
+from inception_nb.paths import DATA_ROOT  # noqa: E402
 
 
 def sample_name(label: int) -> str:

@@ -14,10 +14,9 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from inception_nb.bench import train_step_flops
-from inception_nb.engine import make_optimizer
+from inception_nb.config import get_profile
+from inception_nb.engine import make_optimizer, train_step
 from inception_nb.fastconv import matmul_convs
-from inception_nb.model import InceptionV1
-from inception_nb.profiles import get_profile
 
 
 def main() -> None:
@@ -29,16 +28,14 @@ def main() -> None:
     recipe = get_profile("cpu")
     size, channels, batch = recipe.data.image_size, recipe.data.channels, recipe.data.batch_size
     torch.manual_seed(0)
-    model = InceptionV1(num_classes=10, in_channels=channels, **recipe.model).to(memory_format=torch.channels_last)
+    model = recipe.model.build(num_classes=10, in_channels=channels).to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, recipe.train)
     images = torch.randn(batch, channels, size, size).contiguous(memory_format=torch.channels_last)
     labels = torch.randint(0, 10, (batch,))
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.train.label_smoothing)
 
     def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss_fn(model(images), labels).backward()
-        optimizer.step()
+        train_step(model, images, labels, loss_fn, optimizer)
 
     with matmul_convs(model, enabled=not args.plain):
         for _ in range(3):

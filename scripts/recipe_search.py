@@ -13,20 +13,24 @@ from dataclasses import replace
 
 import torch
 
-from inception_nb.data import DataConfig, load_data
-from inception_nb.engine import TrainConfig, fit
-from inception_nb.model import InceptionV1
-from inception_nb.profiles import RUNS_DIR
+from inception_nb.config import DataConfig, ModelConfig, TrainConfig, get_profile
+from inception_nb.data import FASHION_MNIST_SIZE, load_data
+from inception_nb.engine import fit
+from inception_nb.paths import RUNS_DIR
 
-# Every candidate changes this fixed base (where the search started: SGD lr 0.1, 32 px, batch 128,
-# crop+flip), so a letter means the same recipe whatever the cpu profile has become since.
-BASE_DATA = DataConfig(image_size=32, channels=1, batch_size=128, augment=True)
-BASE_TRAIN = TrainConfig(optimizer="sgd", lr=0.1, weight_decay=5e-4, label_smoothing=0.1)
-BASE_MODEL = {"preset": "seed", "stem_batchnorm": True}
+# A to K change this fixed base (where the search started: SGD lr 0.1, 32 px, batch 128, crop+flip,
+# the preset's dropout), so those letters mean the same recipe whatever the cpu profile becomes.
+BASE_DATA = DataConfig(image_size=32, batch_size=128, augment=True)
+BASE_TRAIN = TrainConfig(optimizer="sgd", lr=0.1, weight_decay=5e-4)
+BASE_MODEL = ModelConfig(dropout=None)
 ADAMW = {"optimizer": "adamw", "lr": 2e-3, "weight_decay": 0.05}
 PLAIN_32_B64 = {"augment": False, "batch_size": 64}
-NATIVE_B128 = {"augment": False, "batch_size": 128, "image_size": 28}
-NO_DROPOUT = {"dropout": 0.0}
+NATIVE = {"image_size": FASHION_MNIST_SIZE}
+
+# L to Q are the neighbours of the cpu profile: each states how it differs from the profile (M itself).
+CPU = get_profile("cpu")
+NEAR_CPU = {"L", "M", "N", "O", "P", "Q"}
+PRESET_DROPOUT = {"dropout": None}
 
 CANDIDATES = {
     "A": dict(note="32 px, crop+flip augmentation, SGD lr 0.1", data={}, train={}),
@@ -39,38 +43,35 @@ CANDIDATES = {
     "I": dict(note="24 px, no augmentation, batch 64, AdamW lr 2e-3", data={**PLAIN_32_B64, "image_size": 24},
               train=ADAMW),
     "J": dict(note="32 px, crop+flip augmentation, batch 64, AdamW lr 2e-3", data={"batch_size": 64}, train=ADAMW),
-    "K": dict(note="28 px (native), no augmentation, batch 64, AdamW lr 2e-3",
-              data={**PLAIN_32_B64, "image_size": 28}, train=ADAMW),
-    "L": dict(note="28 px (native), no augmentation, batch 128, AdamW lr 3e-3", data=NATIVE_B128,
-              train={**ADAMW, "lr": 3e-3}),
-    "M": dict(note="L without dropout (the cpu profile)", data=NATIVE_B128, train={**ADAMW, "lr": 3e-3},
-              model=NO_DROPOUT),
-    "N": dict(note="L with lr 4e-3", data=NATIVE_B128, train={**ADAMW, "lr": 4e-3}),
-    "O": dict(note="M with lr 4e-3", data=NATIVE_B128, train={**ADAMW, "lr": 4e-3}, model=NO_DROPOUT),
-    "P": dict(note="O with a 5 % warm-up instead of 15 %", data=NATIVE_B128,
-              train={**ADAMW, "lr": 4e-3, "warmup": 0.05}, model=NO_DROPOUT),
-    "Q": dict(note="M with random crop + flip augmentation", data={**NATIVE_B128, "augment": True},
-              train={**ADAMW, "lr": 3e-3}, model=NO_DROPOUT),
-    "E": dict(note="28 px (native), no augmentation, SGD lr 0.1", data={"augment": False, "image_size": 28},
-              train={}),
+    "K": dict(note="28 px (native), no augmentation, batch 64, AdamW lr 2e-3", data={**PLAIN_32_B64, **NATIVE},
+              train=ADAMW),
+    "E": dict(note="28 px (native), no augmentation, SGD lr 0.1", data={"augment": False, **NATIVE}, train={}),
     "F": dict(note="32 px, no augmentation, no stem BatchNorm (seed exactly)", data={"augment": False}, train={},
               model={"stem_batchnorm": False}),
+    "L": dict(note="the cpu profile with the preset's dropout", data={}, train={}, model=PRESET_DROPOUT),
+    "M": dict(note="the cpu profile (chosen: 28 px native, no augmentation, batch 128, AdamW, no dropout)",
+              data={}, train={}),
+    "N": dict(note="L with lr 4e-3", data={}, train={"lr": 4e-3}, model=PRESET_DROPOUT),
+    "O": dict(note="M with lr 4e-3", data={}, train={"lr": 4e-3}),
+    "P": dict(note="O with a 5 % warm-up instead of 15 %", data={}, train={"lr": 4e-3, "warmup": 0.05}),
+    "Q": dict(note="M with random crop + flip augmentation", data={"augment": True}, train={}),
 }
 
 
-def recipe(name: str) -> tuple:
-    """Return the (DataConfig, TrainConfig, model arguments) of one candidate."""
+def recipe(name: str) -> tuple[DataConfig, TrainConfig, ModelConfig]:
+    """Return the (DataConfig, TrainConfig, ModelConfig) of one candidate."""
     spec = CANDIDATES[name]
-    return (replace(BASE_DATA, **spec["data"]), replace(BASE_TRAIN, **spec["train"]),
-            {**BASE_MODEL, **spec.get("model", {})})
+    data, train, model = (CPU.data, CPU.train, CPU.model) if name in NEAR_CPU else (BASE_DATA, BASE_TRAIN,
+                                                                                     BASE_MODEL)
+    return (replace(data, **spec["data"]), replace(train, **spec["train"]), replace(model, **spec.get("model", {})))
 
 
 def run(name: str, budget: float) -> dict:
     """Train one candidate for `budget` seconds; return its results row."""
-    data_config, train_config, model_args = recipe(name)
+    data_config, train_config, model_config = recipe(name)
     data = load_data(data_config)
     torch.manual_seed(0)
-    model = InceptionV1(num_classes=10, in_channels=data.channels, **model_args)
+    model = model_config.build(num_classes=10, in_channels=data.channels)
     config = replace(train_config, time_budget=budget, epochs=100, progress=False,
                      out_dir=str(RUNS_DIR / f"recipe-{name}"))
     start = time.perf_counter()

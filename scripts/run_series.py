@@ -16,9 +16,10 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-OUT = ROOT / "out"
+from inception_nb.paths import REPO_ROOT, RUNS_DIR  # RUNS_DIR honours INCEPTION_NB_RUNS, as the notebooks do
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+OUT = REPO_ROOT / "out"
 
 
 def save_figures(nb, stem: str, folder: Path) -> int:
@@ -45,7 +46,8 @@ def main() -> int:
         start = time.perf_counter()
         print(f"running {path.name} ...", flush=True)
         nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
+        client = NotebookClient(nb, timeout=1800, kernel_name="python3",
+                                resources={"metadata": {"path": str(NOTEBOOKS)}})
         try:
             client.execute()
         except CellExecutionError as err:
@@ -58,8 +60,6 @@ def main() -> int:
         print(f"  done in {time.perf_counter() - start:.0f} s, {figures} figure(s)", flush=True)
     print(f"\nExecuted notebooks: {OUT / 'notebooks'}")
     print(f"Figures:            {OUT / 'figures'}")
-    from inception_nb.profiles import RUNS_DIR  # honours INCEPTION_NB_RUNS, as the notebooks do
-
     history = RUNS_DIR / "notebook" / "history.json"
     if history.exists():
         last = json.loads(history.read_text())["epochs"][-1]

@@ -1,9 +1,7 @@
 """The data pipeline: Fashion-MNIST from the repo's files, image folders, bad inputs, and the sample PNGs."""
 import hashlib
 import shutil
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,12 +9,19 @@ import torch
 from PIL import Image
 
 from inception_nb import data
+from inception_nb.config import DataConfig
 from inception_nb.data import (
-    DATA_ROOT, FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN, FASHION_MNIST_STD, DataConfig, DataError, loader_settings,
-    load_data, load_fashion_mnist, open_image, preprocess_image,
+    FASHION_MNIST_CLASSES,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    load_data,
+    load_fashion_mnist,
 )
+from inception_nb.images import DataError, open_image, preprocess_image
+from inception_nb.paths import DATA_ROOT
+from inception_nb.paths import REPO_ROOT as ROOT
+from inception_nb.runtime import loader_settings
 
-ROOT = Path(__file__).resolve().parent.parent
 _CACHE = {}
 
 
@@ -48,17 +53,23 @@ def test_data_root_is_the_repos_data_folder():
     assert (DATA_ROOT / "fashion-mnist" / "train-images-idx3-ubyte.gz").is_file()
 
 
-def test_data_root_follows_the_environment_variable(tmp_path, monkeypatch):
-    import importlib
-    import inception_nb.data as module
-    monkeypatch.setenv("INCEPTION_NB_DATA", str(tmp_path))
-    spec = importlib.util.spec_from_file_location("data_copy", module.__file__)
+def test_data_and_runs_roots_follow_the_environment_variables(tmp_path, monkeypatch):
+    import importlib.util
+
+    import inception_nb.paths as module
+    monkeypatch.setenv("INCEPTION_NB_DATA", str(tmp_path / "d"))
+    monkeypatch.setenv("INCEPTION_NB_RUNS", str(tmp_path / "r"))
+    spec = importlib.util.spec_from_file_location("paths_copy", module.__file__)
     copy = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "data_copy", copy)  # dataclasses look their module up there
-    spec.loader.exec_module(copy)  # a fresh copy, so the real module's classes stay untouched
-    assert copy.DATA_ROOT == tmp_path
-    with pytest.raises(copy.DataError, match=str(tmp_path / "fashion-mnist")):
-        copy.load_fashion_mnist("test")
+    spec.loader.exec_module(copy)  # a fresh copy reads the environment; the real module stays untouched
+    assert copy.DATA_ROOT == tmp_path / "d" and copy.RUNS_DIR == tmp_path / "r"
+    assert copy.REPO_ROOT == module.REPO_ROOT
+
+
+def test_fashion_mnist_is_read_from_the_data_root(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DATA_ROOT", tmp_path)
+    with pytest.raises(DataError, match=str(tmp_path / "fashion-mnist")):
+        _real_load("test")
 
 
 def test_fashion_mnist_decodes_to_uint8_images_and_int64_labels():
@@ -137,7 +148,7 @@ def test_unknown_split_is_refused():
 # ----------------------------------------------------------------------------- Fashion-MNIST loaders
 
 def test_batches_have_the_promised_shape_dtype_and_normalisation():
-    bundle = load_data(DataConfig(batch_size=64, limit=256, augment=False))
+    bundle = load_data(DataConfig(image_size=32, batch_size=64, limit=256, augment=False))  # resized from 28
     x, y = next(iter(bundle.train))
     assert x.shape == (64, 1, 32, 32) and x.dtype == torch.float32 and x.is_contiguous()
     assert y.shape == (64,) and y.dtype == torch.int64 and 0 <= int(y.min()) and int(y.max()) <= 9
@@ -148,7 +159,7 @@ def test_batches_have_the_promised_shape_dtype_and_normalisation():
 
 
 def test_native_size_without_augmentation_is_exactly_the_normalised_test_images():
-    bundle = load_data(DataConfig(image_size=28, batch_size=32, limit=200))
+    bundle = load_data(DataConfig(image_size=data.FASHION_MNIST_SIZE, batch_size=32, limit=200))
     x, y = next(iter(bundle.test))
     images, labels = load_fashion_mnist("test")
     keep = data._limit(labels, 200, 0)[:32]
@@ -194,7 +205,7 @@ def test_train_drops_the_last_partial_batch_but_test_keeps_every_image():
 
 
 def test_augmentation_changes_train_images_but_not_test_images():
-    bundle = load_data(DataConfig(image_size=28, limit=64, batch_size=16, augment=True))
+    bundle = load_data(DataConfig(image_size=data.FASHION_MNIST_SIZE, limit=64, batch_size=16, augment=True))
     plain = data.ImageBatches(bundle.train.dataset.images, bundle.train.dataset.labels, 28, 1,
                               bundle.mean, bundle.std, augment=False)
     batch = list(range(16))
@@ -224,28 +235,23 @@ def test_augmentation_is_a_crop_padded_by_an_eighth_of_the_size_with_an_optional
     assert 10 < flips < 54  # about half are flipped
 
 
-def test_config_defaults_are_the_documented_ones():
-    assert DataConfig() == DataConfig(dataset="fashion-mnist", image_size=32, channels=1, batch_size=128,
-                                      limit=None, augment=True, val_fraction=0.1, seed=0, num_workers=None)
-    assert data.IMAGE_EXTENSIONS == {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-
-
 def test_batch_size_larger_than_the_training_set_names_both_numbers_and_the_fix():
     with pytest.raises(DataError) as err:
         load_data(DataConfig(limit=50, batch_size=64))
     message = str(err.value)
-    assert "64" in message and "50" in message and "--batch-size" in message and "--limit" in message
+    assert "64" in message and "50" in message
+    assert "DataConfig.batch_size" in message and "DataConfig.limit" in message and "--" not in message
 
 
 def test_image_size_below_the_models_minimum_names_both_and_the_fix():
     with pytest.raises(DataError) as err:
         load_data(DataConfig(image_size=16), min_size=32)
     message = str(err.value)
-    assert "16" in message and "32" in message and "--image-size 32" in message
+    assert "16" in message and "32" in message and "set DataConfig.image_size to 32" in message
 
 
 def test_bad_channel_count_is_refused():
-    with pytest.raises(DataError, match="channels must be 1 or 3"):
+    with pytest.raises(DataError, match="DataConfig.channels must be 1 or 3"):
         load_data(DataConfig(channels=2))
 
 

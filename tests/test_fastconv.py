@@ -65,6 +65,7 @@ def test_matmul_convs_swap_the_seed_model_and_restore_it():
     assert not any(isinstance(m, MatmulConv2d) for m in model.modules())
 
 
+@pytest.mark.slow  # trains a model
 def test_fit_gives_back_a_model_of_plain_convs(tmp_path):
     data = load_data(DataConfig(image_size=32, channels=1, batch_size=32, limit=64, seed=0))
     torch.manual_seed(0)

@@ -13,8 +13,15 @@ import torchvision
 from torchsummary import summary
 
 from inception_nb.model import (
-    PRESETS, InceptionAux, InceptionBlock, InceptionOutputs, InceptionV1, aux_loss, from_torchvision,
-    min_input_size, to_torchvision,
+    PRESETS,
+    InceptionAux,
+    InceptionBlock,
+    InceptionOutputs,
+    InceptionV1,
+    aux_loss,
+    from_torchvision,
+    min_input_size,
+    to_torchvision,
 )
 
 SEED_SUMMARY = Path(__file__).with_name("seed_summary.txt")
@@ -39,14 +46,7 @@ def _params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # The test machine has two cores shared with other jobs; two intra-op threads competing with them
-    # wait at every OpenMP barrier and run several times slower than one thread does.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---------------------------------------------------------------- the seed preset is the post's network

@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from inception_nb import plots
-from inception_nb.engine import EpochRecord, History
+from inception_nb import analysis, diagram, plots
+from inception_nb.history import EpochRecord, History
 from inception_nb.model import INCEPTION_TABLE, InceptionV1
 
 CLASSES = ["cat", "dog", "bird"]
@@ -35,13 +35,13 @@ def test_confusion_matrix_counts_a_hand_example():
     labels = [0, 0, 1, 2, 2, 2]
     preds = [0, 1, 1, 2, 0, 2]
     expected = torch.tensor([[1, 1, 0], [0, 1, 0], [1, 0, 2]])
-    assert torch.equal(plots.confusion_matrix(labels, preds, 3), expected)
+    assert torch.equal(analysis.confusion_matrix(labels, preds, 3), expected)
     logits = torch.nn.functional.one_hot(torch.tensor(preds), 3).float()  # logits are reduced with argmax
-    assert torch.equal(plots.confusion_matrix(torch.tensor(labels), logits, 3), expected)
+    assert torch.equal(analysis.confusion_matrix(torch.tensor(labels), logits, 3), expected)
     with pytest.raises(ValueError, match="num_classes"):
-        plots.confusion_matrix([0, 3], [0, 1], 3)
+        analysis.confusion_matrix([0, 3], [0, 1], 3)
     with pytest.raises(ValueError, match="same length"):
-        plots.confusion_matrix([0, 1], [0], 3)
+        analysis.confusion_matrix([0, 1], [0], 3)
 
 
 def test_plot_history_shows_loss_and_accuracy_in_percent():
@@ -130,20 +130,20 @@ def test_plot_conv1_filters_one_tile_per_kernel(model):
 def test_branch_feature_maps_have_the_blocks_channel_counts(model):
     model.train()
     image = torch.randn(1, 32, 32)
-    maps = plots.branch_feature_maps(model, image, "inception3a")
+    maps = analysis.branch_feature_maps(model, image, "inception3a")
     _, ch1x1, _, ch3x3, _, ch5x5, pool_proj = INCEPTION_TABLE["inception3a"]
     assert list(maps) == ["1x1", "3x3", "5x5", "pool"]
     assert [m.shape[0] for m in maps.values()] == [ch1x1, ch3x3, ch5x5, pool_proj]
     assert all(m.shape[1:] == (4, 4) for m in maps.values())  # 32 / 8 at stage 3
     assert model.training and not model.inception3a.branch1._forward_hooks  # state restored, hooks removed
-    deep = plots.branch_feature_maps(model, image, "inception5b")  # a Sequential around the block (seed)
+    deep = analysis.branch_feature_maps(model, image, "inception5b")  # a Sequential around the block (seed)
     assert [m.shape[0] for m in deep.values()] == [384, 384, 128, 128]
-    direct = plots.branch_feature_maps(model.inception3a, torch.randn(192, 4, 4))
+    direct = analysis.branch_feature_maps(model.inception3a, torch.randn(192, 4, 4))
     assert [m.shape[0] for m in direct.values()] == [64, 128, 32, 32]
     with pytest.raises(ValueError, match="inception3a"):
-        plots.branch_feature_maps(model, image, "inception9z")
+        analysis.branch_feature_maps(model, image, "inception9z")
     with pytest.raises(ValueError, match="one preprocessed image"):
-        plots.branch_feature_maps(model, torch.randn(2, 1, 32, 32))
+        analysis.branch_feature_maps(model, torch.randn(2, 1, 32, 32))
 
 
 def test_plot_branch_maps_rows_labelled_and_most_active_channels_first():
@@ -161,12 +161,12 @@ def test_plot_branch_maps_rows_labelled_and_most_active_channels_first():
 
 
 def test_draw_inception_block_writes_the_channel_numbers(model):
-    fig = plots.draw_inception_block()
+    fig = diagram.draw_inception_block()
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
     for number in ("192 ch", "64 ch", "96 ch", "128 ch", "16 ch", "32 ch", "= 256 ch"):
         assert number in texts
     fig.savefig(io.BytesIO(), format="png", dpi=30)  # it draws
-    from_block = " ".join(t.get_text() for t in plots.draw_block(model.inception3b).axes[0].texts)
+    from_block = " ".join(t.get_text() for t in diagram.draw_block(model.inception3b).axes[0].texts)
     assert "Previous layer\n256 ch" in from_block and "128 + 192 + 96 + 64 = 480 ch" in from_block
     assert "5x5 conv" in from_block
 
@@ -196,6 +196,6 @@ def test_plot_prediction_grid_loads_paths_and_colours_right_and_wrong(tmp_path):
 
 
 def test_figures_are_not_left_open_in_pyplot():
-    plots.draw_inception_block()
+    diagram.draw_inception_block()
     plots.plot_history(_history())
     assert plt.get_fignums() == []

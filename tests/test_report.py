@@ -3,11 +3,15 @@
 import re
 
 import pytest
-import torch
 
 from inception_nb.model import InceptionV1
 from inception_nb.report import (
-    PAPER_TABLE1, LayerReport, comparison_to_markdown, layer_report, paper_comparison, torchsummary_table,
+    PAPER_TABLE1,
+    LayerReport,
+    comparison_to_markdown,
+    layer_report,
+    paper_comparison,
+    torchsummary_table,
 )
 
 SEED_LAYERS = ["conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
@@ -15,14 +19,7 @@ SEED_LAYERS = ["conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a",
                "inception5a", "inception5b", "classifier"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # The test machine has two cores shared with other jobs; two intra-op threads competing with them
-    # wait at every OpenMP barrier and run several times slower than one thread does.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
