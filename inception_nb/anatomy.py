@@ -7,13 +7,14 @@ comes from. Every number is computed from real modules, so the prose next to it 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .analysis import inspecting
 from .model import INCEPTION_TABLE, PRESETS, InceptionBlock, InceptionV1
 from .report import ComparisonRow, trace_shapes
 
@@ -109,17 +110,10 @@ def unused_kernel_weights(model: nn.Module, image_size: int) -> list[UnusedWeigh
             seen[name] = (module, tuple(args[0].shape[-2:]))
         return hook
 
-    hooks = [m.register_forward_hook(recorder(name)) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-    was_training = model.training
+    hooks = [(m, recorder(name)) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     param = next(model.parameters())
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, model.in_channels, image_size, image_size, dtype=param.dtype,
-                                     device=param.device))
-    finally:
-        model.train(was_training)
-        for hook in hooks:
-            hook.remove()
+    with inspecting(model, hooks):
+        model(torch.zeros(1, model.in_channels, image_size, image_size, dtype=param.dtype, device=param.device))
     rows = []
     for name, (conv, (height, width)) in seen.items():
         hits = _tap_hits(conv.kernel_size, height, width, conv.stride, conv.padding, conv.dilation)

@@ -4,22 +4,24 @@ import pytest
 import torch
 import torch.nn as nn
 
+from inception_nb import InceptionV1, layer_report
 from inception_nb.anatomy import (
-    feature_map_sizes, feature_map_table, min_input_table, parameter_savings, parameter_savings_table,
-    table1_deviations, tap_coverage, tap_coverage_table, taps_per_position, unused_kernel_weights,
+    feature_map_sizes,
+    feature_map_table,
+    min_input_table,
+    parameter_savings,
+    parameter_savings_table,
+    table1_deviations,
+    tap_coverage,
+    tap_coverage_table,
+    taps_per_position,
+    unused_kernel_weights,
     unused_weights_table,
 )
-from inception_nb.model import INCEPTION_TABLE, InceptionV1
-from inception_nb.report import layer_report, paper_comparison
+from inception_nb.model import INCEPTION_TABLE
+from inception_nb.report import paper_comparison
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Two shared cores: one intra-op thread runs these small models faster than two competing ones.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---------------------------------------------------------------- kernel taps against a real convolution
