@@ -31,13 +31,13 @@ def _count(module: nn.Module) -> int:
 
 # ---------------------------------------------------------------- feature-map sizes
 
-def feature_map_sizes(model: nn.Module, image_sizes: Sequence[int]) -> list[tuple[str, list[tuple[int, ...]]]]:
+def feature_map_sizes(model: InceptionV1, image_sizes: Sequence[int]) -> list[tuple[str, list[tuple[int, ...]]]]:
     """Return [(stage, [output shape without the batch axis, one per image size])] for ``model``'s stages."""
     traces = [trace_shapes(model, torch.zeros(1, model.in_channels, size, size)) for size in image_sizes]
     return [(name, [tuple(trace[i][1][1:]) for trace in traces]) for i, (name, _) in enumerate(traces[0])]
 
 
-def feature_map_table(model: nn.Module, image_sizes: Sequence[int] = (224, 28)) -> str:
+def feature_map_table(model: InceptionV1, image_sizes: Sequence[int] = (224, 28)) -> str:
     """Return a Markdown table: each stage's channels and its H x W at every input size."""
     out = ["| stage | channels | " + " | ".join(f"H x W at {s} x {s} input" for s in image_sizes) + " |",
            "|---|---:|" + "---:|" * len(image_sizes)]
@@ -101,7 +101,7 @@ class UnusedWeights:
     unused: int
 
 
-def unused_kernel_weights(model: nn.Module, image_size: int) -> list[UnusedWeights]:
+def unused_kernel_weights(model: InceptionV1, image_size: int) -> list[UnusedWeights]:
     """Return an UnusedWeights row for every Conv2d that runs when ``model`` sees one image_size x image_size input."""
     seen: dict[str, tuple[nn.Conv2d, tuple[int, int]]] = {}  # in execution order
 
@@ -123,7 +123,7 @@ def unused_kernel_weights(model: nn.Module, image_size: int) -> list[UnusedWeigh
     return rows
 
 
-def unused_weights_table(model: nn.Module, image_size: int) -> str:
+def unused_weights_table(model: InceptionV1, image_size: int) -> str:
     """Return a Markdown table of the convolutions with weights that never see a pixel, with a total row."""
     rows = [r for r in unused_kernel_weights(model, image_size) if r.unused]
     out = ["| layer | input map | kernel | weights | never see a pixel |", "|---|---|---|---:|---:|"]
