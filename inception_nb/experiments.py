@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 import torch
 from torch import nn
 
-from .engine import lr_at, make_optimizer, pick_device, train, uses_matmul_convs
+from .engine import lr_at, make_optimizer, train
 from .fastconv import matmul_convs
 from .model import InceptionV1
+from .runtime import pick_device, uses_channels_last, uses_matmul_convs
 
 __all__ = ["POST_RECIPE", "recipe_rows", "recipe_table", "Curve", "post_optimizer", "run_steps",
            "compare_optimizers", "TrainingCost", "post_training_cost", "smoothing_optimum", "gradient_norms",
@@ -43,7 +44,7 @@ POST_RECIPE: dict[str, tuple[str, str]] = {
 
 def _series_values(profile) -> dict[str, str]:
     """Return the series' value of each POST_RECIPE setting, read from the profile and the objects it builds."""
-    model = InceptionV1(num_classes=10, in_channels=profile.data.channels, **_model_options(profile))
+    model = profile.model.build(num_classes=10, in_channels=profile.data.channels)
     cfg = profile.train
     optimizer = make_optimizer(nn.Linear(1, 1), cfg)
     if cfg.optimizer == "adamw":
@@ -59,13 +60,9 @@ def _series_values(profile) -> dict[str, str]:
         "weight decay": f"{cfg.weight_decay:g}", "batch size": str(profile.data.batch_size),
         "epochs": str(cfg.epochs), "input size": f"{profile.data.image_size} x {profile.data.image_size}",
         "channels": str(profile.data.channels), "dropout": f"{model.dropout_p:g}",
-        "label smoothing": f"{cfg.label_smoothing:g}", "schedule": schedule, "stem BatchNorm": "yes" if stem_bn else "no",
+        "label smoothing": f"{cfg.label_smoothing:g}", "schedule": schedule,
+        "stem BatchNorm": "yes" if stem_bn else "no",
     }
-
-
-def _model_options(profile) -> dict:
-    options = profile.model
-    return dict(options) if isinstance(options, dict) else {k: v for k, v in vars(options).items()}
 
 
 def recipe_rows(profile) -> list[tuple[str, str, str, str]]:
@@ -105,7 +102,7 @@ def post_optimizer(model: nn.Module) -> torch.optim.Optimizer:
 
 
 def run_steps(name: str, model: nn.Module, loader, optimizer: torch.optim.Optimizer, steps: int, every: int,
-              lr_for_step: Optional[Callable[[int], float]] = None, loss_fn: Optional[Callable] = None,
+              lr_for_step: Callable[[int], float] | None = None, loss_fn: Callable | None = None,
               channels_last: bool = False) -> Curve:
     """Train `steps` batches with engine.train, recording mean loss and accuracy every `every` steps."""
     if steps < 1 or every < 1:
@@ -116,7 +113,7 @@ def run_steps(name: str, model: nn.Module, loader, optimizer: torch.optim.Optimi
     while done < steps:
         chunk, taken = min(every, steps - done), 0
 
-        def set_lr() -> Optional[float]:
+        def set_lr() -> float | None:
             nonlocal taken
             if taken == chunk:
                 return None  # train() stops here: this chunk is done
@@ -145,9 +142,8 @@ def compare_optimizers(data, profile, steps: int = 100, every: int = 10, seed: i
     for name in ("post: SGD lr 1e-4, no momentum", f"series: {profile.train.optimizer} lr {profile.train.lr:g}, "
                                                      f"{profile.train.schedule}"):
         torch.manual_seed(seed)
-        model = InceptionV1(num_classes=len(data.classes), in_channels=data.channels, **_model_options(profile))
-        model.to(device)
-        channels_last = profile.train.channels_last is not False
+        model = profile.model.build(num_classes=len(data.classes), in_channels=data.channels).to(device)
+        channels_last = uses_channels_last(device, profile.train.channels_last)
         if channels_last:
             model.to(memory_format=torch.channels_last)
         if name.startswith("post"):
@@ -158,7 +154,7 @@ def compare_optimizers(data, profile, steps: int = 100, every: int = 10, seed: i
         generator = getattr(data.train, "generator", None)
         if generator is not None:
             generator.manual_seed(seed)  # the same shuffles, so both runs see the same batches
-        with matmul_convs(model, enabled=uses_matmul_convs(profile.train, device)):
+        with matmul_convs(model, enabled=uses_matmul_convs(device, profile.train.matmul_convs)):
             curves[name] = run_steps(name, model, data.train, optimizer, steps, every, schedule,
                                      channels_last=channels_last)
     return curves

@@ -7,11 +7,19 @@ import pytest
 import torch
 from torch import nn
 
-from inception_nb.data import DataConfig, load_data
-from inception_nb.experiments import (POST_RECIPE, compare_optimizers, gradient_norms, post_training_cost,
-                                      receptive_field, recipe_rows, run_steps, smoothing_optimum)
+from inception_nb.config import get_profile
+from inception_nb.data import load_data
+from inception_nb.experiments import (
+    POST_RECIPE,
+    compare_optimizers,
+    gradient_norms,
+    post_training_cost,
+    receptive_field,
+    recipe_rows,
+    run_steps,
+    smoothing_optimum,
+)
 from inception_nb.model import InceptionV1
-from inception_nb.profiles import get_profile
 from inception_nb.report import module_cost
 
 
