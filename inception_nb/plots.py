@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogFormatter, MaxNLocator
 from torch import Tensor, nn
 
 from .analysis import BRANCH_LABELS, class_indices
@@ -107,24 +107,32 @@ def _gallery_axes(n: int, ncols: int | None, cell=(2.0, 2.3)) -> tuple[Figure, l
 
 
 def _train_curve(history: History, key: str) -> tuple[list, list]:
-    """Return (epoch positions, values) of a training metric: recorded inside the epochs if it was, else per epoch."""
+    # A training metric at its epoch positions: recorded inside the epochs when it was, else once per epoch.
     if history.steps:
         return [s.epoch for s in history.steps], [getattr(s, key) for s in history.steps]
     return history.column("epoch"), history.column(key)
 
 
+class _PlainLog(LogFormatter):  # log-axis labels as 0.5, 2, 30 instead of 5e-01, 2x10^0
+    def _num_to_string(self, x, vmin, vmax):
+        return f"{x:g}"
+
+
+def _log_y(ax: Axes) -> None:
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(_PlainLog(labelOnlyBase=False))
+    ax.yaxis.set_minor_formatter(_PlainLog(labelOnlyBase=False, minor_thresholds=(2, 0.4)))
+    ax.grid(alpha=0.3, which="both")
+
+
 def _epoch_axis(ax: Axes, title: str, ylabel: str, log: bool = False) -> None:
-    ax.set(xlabel="epoch", ylabel=ylabel, title=title, yscale="log" if log else "linear")
+    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
-    ax.grid(alpha=0.3, which="both" if log else "major")
+    _log_y(ax) if log else ax.grid(alpha=0.3)
 
 
 def plot_history(history, figsize=(11, 4)) -> Figure:
-    """Return a two-panel figure: loss (log scale) and accuracy (%) for train and test.
-
-    Training values recorded inside the epochs (History.steps) are drawn as a line; the per-epoch
-    values as markers.
-    """
+    """Return loss (log scale) and accuracy (%) for train (inside the epochs when recorded) and test per epoch."""
     if isinstance(history, dict):  # a loaded history.json
         history = History.from_dict(history)
     epochs = history.column("epoch")
@@ -354,22 +362,16 @@ def plot_prediction_grid(images, results: list, mean=None, std=None, true: Seque
 
 
 def plot_comparison(histories: dict, figsize=(11, 4)) -> Figure:
-    """Return training loss (log scale) and test accuracy per epoch for named runs, several seeds per name allowed.
-
-    `histories` maps a name to a History or a list of Histories (one per seed); the runs of one name share a colour.
-    """
+    """Return training loss (log scale) and test accuracy per epoch: {name: History or [History per seed]}."""
     if not histories:
         raise ValueError("histories is empty; pass {'run name': History or [History, ...], ...}")
     fig = figure(figsize)
     loss_ax, acc_ax = fig.subplots(1, 2)
     for i, (name, runs) in enumerate(histories.items()):
-        runs = runs if isinstance(runs, (list, tuple)) else [runs]
-        colour = f"C{i}"
-        for j, history in enumerate(runs):
-            label = name if j == 0 else None
-            loss_ax.plot(*_train_curve(history, "train_loss"), color=colour, lw=1.2, alpha=0.85, label=label)
-            acc_ax.plot(history.column("epoch"), [100 * a for a in history.column("test_acc")], color=colour,
-                        marker="o", alpha=0.85, label=label)
+        for j, history in enumerate(runs if isinstance(runs, (list, tuple)) else [runs]):
+            style = dict(color=f"C{i}", alpha=0.85, label=None if j else name)  # one colour per variant
+            loss_ax.plot(*_train_curve(history, "train_loss"), lw=1.2, **style)
+            acc_ax.plot(history.column("epoch"), [100 * a for a in history.column("test_acc")], marker="o", **style)
     _epoch_axis(loss_ax, "Training loss", "loss (cross-entropy, log scale)", log=True)
     _epoch_axis(acc_ax, "Test accuracy after each epoch", "test accuracy (%)")
     loss_ax.set_xlim(left=0)
@@ -390,10 +392,8 @@ def plot_curves(loss: dict, acc: dict | None = None, xlabel: str = "training ima
             if len(x) != len(y):
                 raise ValueError(f"curve {name!r} has {len(x)} x values but {len(y)} y values")
             ax.plot(x, y, marker="o", ms=3, label=name)
-        ax.set(xlabel=xlabel, ylabel=ylabel, title=ylabel.split(" (")[0].capitalize(),
-               yscale="log" if log else "linear")
-        ax.grid(alpha=0.3, which="both" if log else "major")
+        ax.set(xlabel=xlabel, ylabel=ylabel, title=ylabel.split(" (")[0].capitalize())
+        _log_y(ax) if log else ax.grid(alpha=0.3)
         ax.legend(fontsize=9)
-    if title:
-        fig.suptitle(title)
+    fig.suptitle(title or "")
     return fig
