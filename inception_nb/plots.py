@@ -366,7 +366,7 @@ def plot_comparison(histories: dict, figsize=(11, 4)) -> Figure:
     if not histories:
         raise ValueError("histories is empty; pass {'run name': History or [History, ...], ...}")
     fig = figure(figsize)
-    loss_ax, acc_ax = fig.subplots(1, 2)
+    loss_ax, acc_ax = fig.subplots(1, 2, sharex=True)  # both panels from epoch 0
     for i, (name, runs) in enumerate(histories.items()):
         for j, history in enumerate(runs if isinstance(runs, (list, tuple)) else [runs]):
             style = dict(color=f"C{i}", alpha=0.85, label=None if j else name)  # one colour per variant
