@@ -65,6 +65,7 @@ def test_run_steps_records_a_point_every_k_steps_and_learns():
     assert curve.acc[-1] > 0.9
 
 
+@pytest.mark.slow  # trains / times a model
 def test_compare_optimizers_starts_both_from_the_same_weights_and_batches():
     profile = get_profile("quick")
     data = load_data(replace(profile.data, limit=256))
@@ -76,6 +77,7 @@ def test_compare_optimizers_starts_both_from_the_same_weights_and_batches():
     assert post.loss[1] != pytest.approx(series.loss[1], abs=1e-5)
 
 
+@pytest.mark.slow  # trains / times a model
 def test_post_training_cost_counts_forward_and_backward():
     cost = post_training_cost(batch_size=2, image_size=64, repeats=1)
     forward_flop = 2 * module_cost(InceptionV1(num_classes=10, in_channels=3), (1, 3, 64, 64))["macs"]
