@@ -15,7 +15,7 @@ from .checkpoint import check_resume, load_checkpoint, load_training_state, remo
 from .checks import check_train_config
 from .config import TrainConfig
 from .fastconv import matmul_convs
-from .history import EpochRecord, History
+from .history import EpochRecord, History, StepRecord
 from .model import aux_loss
 from .runfolder import check_run_folder, describe_resume, hold_run_folder, interrupts_held
 from .runtime import (
@@ -77,12 +77,15 @@ def train_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, los
 def train(dataloader, model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, *,
           set_lr: Callable[[], float | None] | None = None, autocast_dtype: torch.dtype | None = None,
           scaler: torch.amp.GradScaler | None = None, channels_last: bool = False, check_every: int = 25,
-          progress: bool = False, epoch: int = 1, stats: dict | None = None) -> tuple[float, float]:
+          progress: bool = False, epoch: int = 1, stats: dict | None = None,
+          record: Callable[[int, int, float, float], None] | None = None, record_every: int = 0) -> tuple[float, float]:
     """Train for one pass over `dataloader`; return (accuracy, mean batch loss).
 
     The keyword arguments are what `fit` adds; called with the four positional ones it is the
     seed post's loop. `set_lr` is called before each step: it sets the learning rate and returns
     None to stop early (a spent time budget). `stats`, when given, receives the image count.
+    `record(step, images, mean loss, accuracy)` is called every `record_every` steps with the
+    means over the steps since its previous call.
     """
     device = model_device(model)
     model.train()
@@ -92,6 +95,7 @@ def train(dataloader, model: nn.Module, loss_fn: Callable, optimizer: torch.opti
     seen = torch.zeros((), device=device)
     first_bad_step = torch.full((), -1, device=device)
     batches = 0
+    since = (0.0, 0.0, 0.0, 0)  # loss_sum, correct, seen, batches at the previous record
     bar = _progress(dataloader, progress, desc=f"epoch {epoch} train", leave=False)
     for step, (images, labels) in enumerate(bar, start=1):
         if set_lr is not None and set_lr() is None:
@@ -110,6 +114,11 @@ def train(dataloader, model: nn.Module, loss_fn: Callable, optimizer: torch.opti
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{loss_sum.item() / batches:.3f}", acc=f"{(correct / seen).item():.1%}",
                                 refresh=False)
+        if record is not None and record_every and step % record_every == 0:
+            now = (loss_sum.item(), correct.item(), seen.item(), batches)
+            loss_mean, acc_mean = (now[0] - since[0]) / (now[3] - since[3]), (now[1] - since[1]) / (now[2] - since[2])
+            record(step, int(now[2]), loss_mean, acc_mean)
+            since = now
     _raise_if_diverged(first_bad_step, epoch)
     accuracy, mean_loss, images = _totals(correct, loss_sum, seen, batches)
     if stats is not None:
@@ -250,8 +259,11 @@ def _train_epochs(model: nn.Module, data, config: TrainConfig, device: torch.dev
         state = load_training_state(resume, model, optimizer)
         check_resume(resume, state, data, config)
         # The earlier epochs carry over; how the earlier run stopped does not bind this one.
-        history.epochs[:] = History.from_dict(state["history"]).epochs
+        earlier = History.from_dict(state["history"])
         start_epoch, spent = state["epoch"] + 1, state["spent"]
+        history.epochs[:] = earlier.epochs
+        # The learning curve too, but only the finished epochs': the interrupted one is trained again.
+        history.steps[:] = [s for s in earlier.steps if s.epoch <= start_epoch - 1]
     train_model = wrap_distributed(model, device)
     amp_dtype = autocast_dtype(device, config.amp)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
@@ -262,6 +274,7 @@ def _train_epochs(model: nn.Module, data, config: TrainConfig, device: torch.dev
     step_count = steps_per_epoch * (start_epoch - 1)
     lr_now = lr_at(step_count / max(total_steps, 1), config)
     images_seen = history.images_seen
+    record_every = max(1, steps_per_epoch // 20)  # about 20 points of learning curve per epoch
 
     def set_lr() -> float | None:
         nonlocal step_count, lr_now
@@ -285,11 +298,15 @@ def _train_epochs(model: nn.Module, data, config: TrainConfig, device: torch.dev
             _seed_epoch(data.train, config.seed, epoch)
             epoch_start = time.perf_counter()
             stats: dict = {}
+
+            def record(step: int, images: int, loss: float, acc: float, epoch: int = epoch) -> None:
+                history.steps.append(StepRecord(epoch - 1 + step / steps_per_epoch, images_seen + images, loss, acc))
+
             try:
                 train_acc, train_loss = train(
                     data.train, train_model, loss_fn, optimizer, set_lr=set_lr, autocast_dtype=amp_dtype,
                     scaler=scaler, channels_last=channels_last, check_every=config.check_every,
-                    progress=config.progress, epoch=epoch, stats=stats)
+                    progress=config.progress, epoch=epoch, stats=stats, record=record, record_every=record_every)
             except KeyboardInterrupt:
                 _stop_interrupted(history, out_dir, f"during epoch {epoch}")
                 return history

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["EpochRecord", "History"]
+__all__ = ["EpochRecord", "StepRecord", "History"]
 
 
 @dataclass
@@ -24,11 +24,22 @@ class EpochRecord:
 
 
 @dataclass
+class StepRecord:
+    """Training loss and accuracy averaged over the steps since the previous record, inside an epoch."""
+
+    epoch: float  # position in epochs: 0.5 is halfway through epoch 1, 1.0 its end
+    images_seen: int
+    train_loss: float
+    train_acc: float
+
+
+@dataclass
 class History:
     """Per-epoch metrics of a `fit` run, with the reason it stopped."""
 
     epochs: list = field(default_factory=list)
     stopped: str = "completed"  # "running" while fit trains, then "completed", "time budget" or "interrupted"
+    steps: list = field(default_factory=list)  # StepRecords: a learning curve inside the epochs
 
     def append(self, record: EpochRecord) -> None:
         """Add one epoch's metrics."""
@@ -60,12 +71,14 @@ class History:
 
     def to_dict(self) -> dict:
         """Return a JSON-ready dict."""
-        return {"stopped": self.stopped, "epochs": [asdict(r) for r in self.epochs]}
+        return {"stopped": self.stopped, "epochs": [asdict(r) for r in self.epochs],
+                "steps": [asdict(r) for r in self.steps]}
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
         """Rebuild a History from `to_dict` output."""
-        return cls([EpochRecord(**r) for r in data["epochs"]], data.get("stopped", "completed"))
+        return cls([EpochRecord(**r) for r in data["epochs"]], data.get("stopped", "completed"),
+                   [StepRecord(**r) for r in data.get("steps", [])])  # histories before steps existed have none
 
     def save(self, path: str | Path) -> None:
         """Write the history as JSON, atomically, under a temporary name of its own."""
