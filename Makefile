@@ -34,3 +34,9 @@ lint: setup
 
 clean:
 	rm -rf out runs
+
+# The Simplified Chinese edition: notebooks/zh/ from the executed English notebooks plus notebooks/zh/translations/.
+# Run it after re-executing the English notebooks; `python -m inception_nb.zh todo` lists cells to translate.
+.PHONY: zh
+zh: setup
+	$(PY) -m inception_nb.zh build
