@@ -14,6 +14,7 @@ outputs are copied from the English notebook untouched.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -34,6 +35,9 @@ ENGLISH_POINTER_LINE = re.compile(r"^> 简体中文版 \(Simplified Chinese edit
 CHINESE_POINTER = "> 英文原版 (English edition): [{name}]({link})"
 # Markdown links and images, and src/href attributes: group "target" is what gets rewritten.
 LINK = re.compile(r"(?P<head>\]\(|(?:src|href)=\")(?P<target>[^)\"\s]+)")
+# The one code cell the Chinese edition adds: exercise handouts switch the checks' messages to Chinese.
+LANGUAGE_CELL = 'from inception_nb.exercises import set_language\n\nset_language("zh")  # 检查信息和提示使用中文'
+LANGUAGE_MARK = {"inception_nb": {"zh": "language"}}
 FILE_HEADER = ("简体中文版译文。每个条目以一行 cell 标记开头：单元格 id，以及所译英文文本的摘要 (en:...)。\n"
                "英文改动后运行 `python -m inception_nb.zh todo` 查看需要更新的条目；标记 TODO 的条目尚未完成。\n")
 
@@ -167,7 +171,24 @@ def build_notebook(english: Path, entries: list[Translation], root: Path = REPO_
             chinese = _with_pointer(chinese, CHINESE_POINTER.format(name=english.name, link=link))
             first_markdown = False
         cell["source"] = _source(chinese)
+    if english.parent.parent.name == "exercises":
+        _add_language_cell(notebook["cells"])
     return notebook, problems
+
+
+def _add_language_cell(cells: list[dict]) -> None:
+    """Insert the set_language("zh") cell after the first code cell that imports the checks."""
+    at = next((i for i, c in enumerate(cells) if c["cell_type"] == "code"
+               and "from inception_nb.exercises import" in "".join(c["source"])), None)
+    if at is not None:
+        cells.insert(at + 1, {"cell_type": "code", "execution_count": None, "id": f"{cells[at]['id']}-zh",
+                              "metadata": copy.deepcopy(LANGUAGE_MARK), "outputs": [],
+                              "source": _source(LANGUAGE_CELL)})
+
+
+def is_language_cell(cell: dict) -> bool:
+    """Whether a cell of a Chinese notebook is the one the edition adds (set_language("zh"))."""
+    return cell.get("metadata") == LANGUAGE_MARK and "".join(cell["source"]) == LANGUAGE_CELL
 
 
 def notebook_json(notebook: dict) -> str:
@@ -214,11 +235,12 @@ def _compare(english: Path, chinese: Path, expected: dict, root: Path) -> list[s
     if not chinese.is_file():
         return [f"{name}: missing; run `make zh`"]
     actual = json.loads(chinese.read_text(encoding="utf-8"))
+    cells = [c for c in actual["cells"] if not is_language_cell(c)]
     original = json.loads(english.read_text(encoding="utf-8"))["cells"]
-    if [c.get("id") for c in actual["cells"]] != [c.get("id") for c in original]:
+    if [c.get("id") for c in cells] != [c.get("id") for c in original]:
         return [f"{name}: its cells are not the English notebook's cells; run `make zh`"]
     problems = []
-    for ours, theirs in zip(actual["cells"], original):
+    for ours, theirs in zip(cells, original):
         if theirs["cell_type"] == "code" and ours != theirs:
             problems.append(f"{name} cell {theirs.get('id')}: code or outputs differ from the English notebook")
     if not problems and actual != expected:

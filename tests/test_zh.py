@@ -152,3 +152,25 @@ def test_chinese_setup_notebook_runs_headless(tmp_path):
     print(f"executed {chinese.name} in {time.perf_counter() - started:.0f} s")
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
+
+
+def test_chinese_exercises_switch_the_checks_to_chinese_once():
+    exercise_notebooks = [e for e in zh.english_notebooks(ROOT) if e.parent.parent.name == "exercises"]
+    assert exercise_notebooks
+    for english in exercise_notebooks:
+        english_cells = json.loads(english.read_text(encoding="utf-8"))["cells"]
+        cells = json.loads(zh.chinese_path(english, ROOT).read_text(encoding="utf-8"))["cells"]
+        added = [c for c in cells if zh.is_language_cell(c)]
+        assert len(added) == 1 and len(cells) == len(english_cells) + 1, english.name
+
+
+@pytest.mark.slow
+def test_chinese_exercise_solution_prints_its_check_in_chinese():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    chinese = ROOT / "notebooks" / "zh" / "exercises" / "solutions" / "01_inception_block.ipynb"
+    notebook = nbformat.read(chinese, as_version=4)
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(chinese.parent)}}).execute()
+    printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    assert "✓" in printed and "与参考模块一致" in printed, printed

@@ -17,7 +17,7 @@ _current = {"language": "en"}
 
 MESSAGES: dict[str, dict[str, str]] = {
     # ------------------------------------------------------------------ shared (checks.py)
-    "hint_label": {"en": "HINT", "zh": "提示"},
+    "hint_label": {"en": "HINT: ", "zh": "提示："},
     "run.package": {
         "en": "{what} runs the package's own code ({owner}), not yours",
         "zh": "{what} 运行的是包里自带的代码（{owner}），不是你写的"},
@@ -222,6 +222,6 @@ def language() -> str:
     return _current["language"]
 
 
-def say(key: str, **fields: object) -> str:
+def say(key: str, /, **fields: object) -> str:
     """Return the catalogue's message key in the current language, its placeholders filled from fields."""
     return MESSAGES[key][_current["language"]].format(**fields)
