@@ -174,3 +174,28 @@ def test_chinese_exercise_solution_prints_its_check_in_chinese():
                             resources={"metadata": {"path": str(chinese.parent)}}).execute()
     printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
     assert "✓" in printed and "与参考模块一致" in printed, printed
+
+
+# Other common translations of the glossary's terms; the edition keeps to one word per term.
+VARIANTS = {"批归一化": "批量归一化", "批标准化": "批量归一化", "全局均值池化": "全局平均池化", "感受域": "感受野",
+            "特征映射": "特征图", "学习速率": "学习率", "权值衰减": "权重衰减", "标签平滑化": "标签平滑",
+            "过度拟合": "过拟合", "辅助分支": "辅助分类器"}
+
+
+def test_translations_use_the_glossary_terms():
+    glossary = (ROOT / "docs" / "glossary.md").read_text(encoding="utf-8")
+    for variant, term in VARIANTS.items():
+        assert f"| {term}" in glossary, f"docs/glossary.md has no row for {term}"
+    for path in sorted((ROOT / "notebooks" / "zh" / "translations").rglob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        for variant, term in VARIANTS.items():
+            assert variant not in text, f"{path.relative_to(ROOT)} says {variant}; the glossary's term is {term}"
+
+
+def test_chinese_readme_links_to_files_that_exist_and_is_linked_from_the_english_one():
+    readme = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    links = [t.partition("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", readme) if not re.match(r"^[a-z]+:", t)]
+    assert links
+    for link in links:
+        assert (ROOT / link).exists(), f"README.zh-CN.md links to {link}, which does not exist"
+    assert "(README.zh-CN.md)" in "\n".join((ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:5])
