@@ -296,17 +296,31 @@ def todo(root: Path = REPO_ROOT, write: bool = False) -> str:
     return "\n".join(report)
 
 
+def english_pointer(english: Path, root: Path = REPO_ROOT) -> str:
+    """Return the line an English notebook carries about its Chinese copy.
+
+    Both copies of an exercise (student/, solutions/) get the same line, built from one source notebook in
+    exercises/: it points to the Chinese handout, which lies at the same relative path from either copy.
+    """
+    if english.parent == root / "exercises" or english.parent.parent.name == "exercises":
+        chinese = root / "notebooks" / "zh" / "exercises" / "student" / english.name
+        start = root / "notebooks" / "exercises" / "student"
+    else:
+        chinese, start = chinese_path(english, root), english.parent
+    return ENGLISH_POINTER.format(name=chinese.name, link=_rel(chinese, start))
+
+
 def link_english(root: Path = REPO_ROOT) -> list[Path]:
-    """Add the pointer to the Chinese edition under the title of each English notebook lacking it; return those."""
+    """Add the pointer to the Chinese edition under the title of each English notebook lacking it, and of the
+    exercises' source notebooks in exercises/ (so `python -m inception_nb.exercises make` keeps it); return those."""
+    sources = [root / "exercises" / f"{e.stem}.ipynb" for e in english_notebooks(root) if e.parent.name == "student"]
     changed = []
-    for english in english_notebooks(root):
+    for english in english_notebooks(root) + [s for s in sources if s.is_file()]:
         notebook = json.loads(english.read_text(encoding="utf-8"))
         markdown = [c for c in notebook["cells"] if c["cell_type"] == "markdown"]
         if not markdown or any(ENGLISH_POINTER_LINE.search("".join(c["source"])) for c in markdown):
             continue
-        chinese = chinese_path(english, root)
-        pointer = ENGLISH_POINTER.format(name=chinese.name, link=_rel(chinese, english.parent))
-        markdown[0]["source"] = _source(_with_pointer("".join(markdown[0]["source"]), pointer))
+        markdown[0]["source"] = _source(_with_pointer("".join(markdown[0]["source"]), english_pointer(english, root)))
         _write_atomic(english, notebook_json(notebook))
         changed.append(english)
     return changed

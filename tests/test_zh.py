@@ -199,3 +199,16 @@ def test_chinese_readme_links_to_files_that_exist_and_is_linked_from_the_english
     for link in links:
         assert (ROOT / link).exists(), f"README.zh-CN.md links to {link}, which does not exist"
     assert "(README.zh-CN.md)" in "\n".join((ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:5])
+
+
+def test_link_english_adds_the_pointer_without_making_translations_stale(tmp_path):
+    root = copy_of_edition(tmp_path)
+    shutil.copytree(ROOT / "exercises", root / "exercises")
+    english = root / "notebooks" / "00_setup.ipynb"
+    edit_cell(english, "markdown", lambda cell: cell.update(
+        source=zh.ENGLISH_POINTER_LINE.sub("", "".join(cell["source"])).splitlines(keepends=True)))
+    assert any("00_setup.ipynb: no pointer to the Chinese edition" in p for p in zh.check(root))
+    assert english in zh.link_english(root)
+    assert zh.link_english(root) == [], "a second run changes nothing"
+    assert zh.check(root) == []
+    assert "(zh/00_setup.ipynb)" in first_markdown(english)
