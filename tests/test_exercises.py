@@ -1,21 +1,32 @@
-"""Exercise checks: each fails on the unfilled student notebook and on typical wrong answers, and passes on the
-solution; the generated notebooks are up to date; grading runs submitted notebooks and reports pass/fail."""
+"""Exercise checks: each fails on the unfilled student notebook, on typical wrong answers and on typed-in or
+non-learning results, and passes on the solution; the generated notebooks are up to date and the builder runs
+from the package; grading runs the package's checks, not the notebook's, and reports pass/fail."""
 
 import copy
+import csv
 import functools
-import importlib.util
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from inception_nb import exercises as ex
-from inception_nb.exercises import ExerciseError
+from inception_nb.engine import test as evaluate
+from inception_nb.engine import train as package_train
+from inception_nb.exercises import ExerciseError, build, grading
+from inception_nb.exercises.checks_ablation import _ablation_costs
+from inception_nb.exercises.cli import main
 from inception_nb.model import INCEPTION_TABLE, InceptionBlock, InceptionV1
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,15 +42,17 @@ CASES = [("check_inception_block", "01_inception_block", "MyInceptionBlock"),
          ("check_naive_model", "05_ablation", "naive_googlenet")]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def namespace(kind: str, name: str) -> dict:
-    """Run a notebook's imports and exercise cells (not checks, not heavy training) and return its globals."""
+    """Run a notebook's set-up cells (all before the first exercise) and exercise cells (not checks, not heavy
+    training); return its globals."""
     nb = nbformat.read(NOTEBOOKS / kind / f"{name}.ipynb", as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
+    first = next(i for i, c in enumerate(code) if "exercise" in c.metadata.get("tags", []))
     scope: dict = {}
     for i, cell in enumerate(code):
         tags = cell.metadata.get("tags", [])
-        if i == 0 or ("exercise" in tags and "heavy" not in tags):
+        if i < first or ("exercise" in tags and "heavy" not in tags):
             try:
                 exec(compile(cell.source, f"{name}[{i}]", "exec"), scope)
             except NotImplementedError:  # an unfilled student cell stops where the student's code goes
@@ -52,8 +65,9 @@ def solution(name: str, obj: str):
 
 
 def fails(check, arg, match: str) -> None:
+    """Assert that check(arg) (check(*arg) for a tuple) fails with a message matching `match` and a hint."""
     with pytest.raises(ExerciseError, match=match) as info:
-        check(arg)
+        check(*arg) if isinstance(arg, tuple) else check(arg)
     assert "HINT:" in str(info.value), "every failure gives a hint"
 
 
@@ -73,11 +87,11 @@ def test_check_fails_on_unfilled_student_version(check, name, obj):
 # ----------------------------------------------------------------------------- exercise 1
 
 def block_class(order=(1, 2, 3, 4), relu=True, mid_relu=True, bn=True, pool=nn.MaxPool2d, pad=True, dim=1,
-                prefix="branch"):
+                prefix="branch", bias=True):
     """An Inception block with one deliberate mistake, selected by the arguments."""
 
     def unit(a, b, k, last=True):
-        layers = [nn.Conv2d(a, b, k, padding=k // 2 if pad else 0)] + ([nn.BatchNorm2d(b)] if bn else [])
+        layers = [nn.Conv2d(a, b, k, padding=k // 2 if pad else 0, bias=bias)] + ([nn.BatchNorm2d(b)] if bn else [])
         return layers + ([nn.ReLU()] if last else [])
 
     class Block(nn.Module):
@@ -98,7 +112,15 @@ def block_class(order=(1, 2, 3, 4), relu=True, mid_relu=True, bn=True, pool=nn.M
 
 def test_block_check_accepts_a_correct_block_in_another_style():
     assert ex.check_inception_block(block_class()) is None
-    assert ex.check_inception_block(lambda *row: InceptionBlock(*row, conv_bias=False)) is None
+    assert ex.check_inception_block(block_class(bias=False)) is None
+
+
+@pytest.mark.parametrize("check,reference", [
+    ("check_inception_block", InceptionBlock), ("check_inception_block", lambda *row: InceptionBlock(*row)),
+    ("check_train_loop", package_train),
+], ids=["block-class", "block-from-lambda", "engine-train"])
+def test_checks_refuse_the_packages_own_code(check, reference):
+    fails(getattr(ex, check), reference, "the package's own code")
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -155,7 +177,7 @@ def train_fn(zero_grad=True, set_train=True, step=True, loss="batch-mean", acc="
             correct += (pred.argmax(1) == y).sum().item()
             losses.append(batch_loss.item()), sizes.append(len(y))
         mean = {"batch-mean": sum(losses) / len(losses), "sum": sum(losses),
-                "image-mean": sum(l * n for l, n in zip(losses, sizes)) / sum(sizes)}[loss]
+                "image-mean": sum(value * n for value, n in zip(losses, sizes)) / sum(sizes)}[loss]
         accuracy = correct / (len(dataloader.dataset) if acc == "images" else len(dataloader))
         return (mean, accuracy) if swap else (accuracy, mean)
 
@@ -177,6 +199,50 @@ def test_train_check_passes_on_a_correct_loop():
 ], ids=["no-zero-grad", "no-train-mode", "no-step", "summed-loss", "image-mean", "acc-per-batch", "swapped"])
 def test_train_check_catches(kwargs, match):
     fails(ex.check_train_loop, train_fn(**kwargs), match)
+
+
+def blobs(count: int, seed: int) -> TensorDataset:
+    """Ten well separated classes in 8 dimensions: any loop that learns gets most of them right in two passes."""
+    centers = torch.randn(10, 8, generator=torch.Generator().manual_seed(0)) * 3
+    labels = torch.arange(count) % 10
+    return TensorDataset(centers[labels] + torch.randn(count, 8, generator=torch.Generator().manual_seed(seed)),
+                         labels)
+
+
+def training_run(loop, passes: int = 2) -> tuple:
+    """Train a small BatchNorm network on blobs with `loop`; return (model, data, history) as notebook 03 does."""
+    torch.manual_seed(0)
+    data = SimpleNamespace(train=DataLoader(blobs(200, 1), batch_size=20, shuffle=True),
+                           test=DataLoader(blobs(100, 2), batch_size=50), classes=list(range(10)))
+    model = nn.Sequential(nn.Linear(8, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    history = [loop(data.train, model, nn.CrossEntropyLoss(), optimizer) for _ in range(passes)]
+    return model, data, history
+
+
+def test_training_run_check_passes_when_the_loop_learns(capsys):
+    ex.check_training_run(*training_run(train_fn()))
+    assert "your loop trained the network" in capsys.readouterr().out
+
+
+def test_training_run_check_fails_for_a_loop_that_does_not_learn():
+    model, data, history = training_run(train_fn(step=False))
+    fails(ex.check_training_run, (model, data, history), "did not fall by a tenth")
+    # A network whose output ignores its input, with a history that claims the loss fell: the test
+    # accuracy recomputed by the check (one class for every image: 10 %) still says no.
+    with torch.no_grad():
+        model[-1].weight.zero_(), model[-1].bias.zero_()
+    fails(ex.check_training_run, (model, data, [(0.3, 2.0), (0.6, 1.0)]), r"gets 10\.0% .* at least twice")
+
+
+def test_training_run_check_fails_for_a_typed_in_history():
+    model, data, _ = training_run(train_fn(), passes=0)  # an untrained network
+    fails(ex.check_training_run, (model, data, [(0.5, 1.2), (0.8, 0.6)]), "ran 0 batches in training mode")
+    model, data, history = training_run(train_fn())
+    fails(ex.check_training_run, (model, data, history + [(0.9, 0.1)]),
+          r"3 passes over the 10 batches of data.train make 30")
+    fails(ex.check_training_run, (model, data, history[:1]), "at least two")
+    fails(ex.check_training_run, (model, data, [(a * 100, mean) for a, mean in history]), r"outside \[0, 1\]")
 
 
 # ----------------------------------------------------------------------------- exercise 4
@@ -304,22 +370,35 @@ def test_naive_model_check_catches(kwargs, match):
 
 
 @pytest.fixture(scope="module")
-def ablation_result() -> dict:
-    costs = ex._ablation_costs()
-    return {"params": {n: c["params"] for n, c in costs.items()}, "macs": {n: c["macs"] for n, c in costs.items()},
-            "accuracy": {"with_reductions": 0.62, "naive": 0.41}}
+def ablation_run():
+    """(result, models, data) of a real but tiny ablation run: two steps of 4 images each, 40 test images."""
+    torch.manual_seed(0)
+    images = torch.randn(48, 1, 32, 32)
+    labels = torch.arange(48) % 10
+    data = SimpleNamespace(train=DataLoader(TensorDataset(images[:8], labels[:8]), batch_size=4),
+                           test=DataLoader(TensorDataset(images[8:], labels[8:]), batch_size=20))
+    models = {"with_reductions": InceptionV1(num_classes=10, in_channels=1, stem_batchnorm=True),
+              "naive": naive_fn()(10, 1)}
+    for model in models.values():
+        package_train(data.train, model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.01))
+    costs = _ablation_costs()
+    result = {"params": {n: c["params"] for n, c in costs.items()}, "macs": {n: c["macs"] for n, c in costs.items()},
+              "accuracy": {n: evaluate(data.test, m, nn.CrossEntropyLoss())[0] for n, m in models.items()},
+              "images_seen": {n: 8 for n in models}}
+    return result, models, data
 
 
-def test_ablation_check_passes_on_real_measurements(ablation_result, capsys):
-    ex.check_ablation(ablation_result)
-    assert "4.1x the parameters" in capsys.readouterr().out
+def test_ablation_check_passes_on_real_measurements(ablation_run, capsys):
+    ex.check_ablation(*ablation_run)
+    out = capsys.readouterr().out
+    assert "4.1x the parameters" in out and "2.9x the multiply-adds" in out
 
 
 def test_ablation_costs_match_the_solution_notebooks_models():
     models = namespace("solutions", "05_ablation")["models"]
     from inception_nb.report import module_cost
 
-    assert {n: module_cost(m, (1, 1, 32, 32)) for n, m in models.items()} == ex._ablation_costs()
+    assert {n: module_cost(m, (1, 1, 32, 32)) for n, m in models.items()} == _ablation_costs()
 
 
 @pytest.mark.parametrize("change,match", [
@@ -329,25 +408,32 @@ def test_ablation_costs_match_the_solution_notebooks_models():
     (lambda r: r["macs"].update(naive=r["macs"]["naive"] * 49), r"\(1, 1, 32, 32\)"),
     (lambda r: r.update(params={}, macs={}, accuracy={}), "run the cells above"),  # the unfilled student notebook
     (lambda r: r["params"].update(naive=...), r"still `\.\.\.`"),
-], ids=["swapped", "percent", "other-size", "unfilled", "ellipsis"])
-def test_ablation_check_catches(ablation_result, change, match):
-    result = copy.deepcopy(ablation_result)
+    (lambda r: r["accuracy"].update(with_reductions=(r["accuracy"]["with_reductions"] + 0.5) % 1),
+     "not a number typed in"),
+    (lambda r: r["images_seen"].update(naive=2880), r"took 2 training steps of 4 images"),
+    (lambda r: r["images_seen"].update(naive=6), r"took 2 training steps of 4 images"),
+], ids=["swapped", "percent", "other-size", "unfilled", "ellipsis", "typed-accuracy", "typed-images", "odd-images"])
+def test_ablation_check_catches(ablation_run, change, match):
+    result, models, data = ablation_run
+    result = copy.deepcopy(result)
     change(result)
-    fails(ex.check_ablation, result, match)
+    fails(ex.check_ablation, (result, models, data), match)
 
 
-# ----------------------------------------------------------------------------- generator
+def test_ablation_check_fails_for_untrained_or_mixed_up_models(ablation_run):
+    result, models, data = ablation_run
+    fresh = {"with_reductions": InceptionV1(num_classes=10, in_channels=1, stem_batchnorm=True),
+             "naive": models["naive"]}
+    fails(ex.check_ablation, (result, fresh, data), r"models\['with_reductions'\] has not been trained")
+    swapped = {"with_reductions": models["naive"], "naive": models["with_reductions"]}
+    fails(ex.check_ablation, (result, swapped, data), "is not the with_reductions network")
 
-def make_exercises():
-    spec = importlib.util.spec_from_file_location("make_exercises", ROOT / "scripts" / "make_exercises.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
+# ----------------------------------------------------------------------------- builder
 
 def test_generated_notebooks_are_up_to_date():
-    stale = make_exercises().stale()
-    assert not stale, f"run `python scripts/make_exercises.py`: out of date: {[str(p) for p in stale]}"
+    stale = build.stale(ROOT / "exercises", NOTEBOOKS)
+    assert not stale, f"run `python -m inception_nb.exercises make`: out of date: {[str(p) for p in stale]}"
 
 
 def test_student_notebooks_hide_solutions_and_solutions_are_executed():
@@ -358,6 +444,7 @@ def test_student_notebooks_hide_solutions_and_solutions_are_executed():
         solved = nbformat.read(NOTEBOOKS / "solutions" / name, as_version=4)
         for nb in (student, solved):
             assert not any("### BEGIN SOLUTION" in c.source or "### END SOLUTION" in c.source for c in nb.cells)
+            assert not any("NBVAL_IGNORE_OUTPUT" in c.source for c in nb.cells), "use the nbval-ignore-output tag"
         assert all(not c.outputs for c in student.cells if c.cell_type == "code"), name
         assert all(c.execution_count for c in solved.cells if c.cell_type == "code"), f"{name} must be executed"
         checks = [c for c in solved.cells if "check" in c.metadata.get("tags", [])]
@@ -365,7 +452,7 @@ def test_student_notebooks_hide_solutions_and_solutions_are_executed():
 
 
 def test_render_replaces_regions_for_students_and_drops_markers_for_solutions():
-    render = make_exercises().render
+    render = build.render
     source = "def f(x):\n    ### BEGIN SOLUTION: double x\n    return 2 * x\n    ### END SOLUTION\n"
     assert render(source, student=False) == "def f(x):\n    return 2 * x"
     assert render(source, student=True) == ('def f(x):\n    # YOUR CODE HERE\n'
@@ -380,38 +467,114 @@ def test_render_replaces_regions_for_students_and_drops_markers_for_solutions():
             render(broken, student=True)
 
 
+def run_module(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run `python -m inception_nb.exercises ARGS` in a fresh interpreter, from `cwd`, with this checkout's package."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "inception_nb.exercises", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_builder_runs_from_the_package_in_another_folder(tmp_path):
+    shutil.copytree(ROOT / "exercises", tmp_path / "course" / "exercises")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    made = run_module("make", "--sources", str(tmp_path / "course" / "exercises"), "--no-execute", cwd=elsewhere)
+    assert made.returncode == 0, made.stderr
+    out = tmp_path / "course" / "notebooks" / "exercises"
+    assert sorted(p.name for p in (out / "student").glob("*.ipynb")) == sorted(
+        p.name for p in (ROOT / "exercises").glob("*.ipynb"))
+    assert build.stale(tmp_path / "course" / "exercises", out) == []
+    checked = run_module("make", "--check", cwd=tmp_path / "course")  # finds ./exercises by itself
+    assert checked.returncode == 0 and "up to date" in checked.stdout, checked.stdout + checked.stderr
+    missing = run_module("make", "--sources", str(elsewhere), cwd=elsewhere)
+    assert missing.returncode == 2 and "no exercise source notebooks" in missing.stderr and "--sources DIR" in \
+        missing.stderr
+
+
+def test_importing_the_checks_does_not_import_the_cli(tmp_path):
+    code = "import sys, inception_nb.exercises; print(sorted(m for m in sys.modules if m.startswith('inception_nb')))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "inception_nb.exercises.cli" not in loaded.stdout and "inception_nb.exercises.build" not in loaded.stdout
+
+
 # ----------------------------------------------------------------------------- grading
 
-def test_grade_folder_runs_official_checks_on_submissions(tmp_path):
-    (tmp_path / "alice").mkdir()
-    (tmp_path / "bob").mkdir()
+def test_grading_checks_match_the_source_notebooks_check_cells():
+    for name, checks in grading.CHECKS.items():
+        source = nbformat.read(ROOT / "exercises" / f"{name}.ipynb", as_version=4)
+        calls = [re.fullmatch(r"(check_\w+)\((.*)\)", c.source.strip()) for c in source.cells
+                 if "check" in c.metadata.get("tags", [])]
+        assert all(calls), f"{name}: a check cell is one call check_x(name, ...)"
+        assert [(m[1], tuple(a.strip() for a in m[2].split(","))) for m in calls] == list(checks), name
+
+
+def shadowing_submission() -> nbformat.NotebookNode:
+    """Student notebook 01 with every NotImplementedError in place and the check faked three ways."""
+    nb = nbformat.read(NOTEBOOKS / "student" / "01_inception_block.ipynb", as_version=4)
+    fake = ('import inception_nb.exercises as ex\nimport inception_nb.exercises.checks_block as cb\n\n'
+            'def check_inception_block(cls):\n    print("✓ MyInceptionBlock matches the reference block")\n\n'
+            'ex.check_inception_block = cb.check_inception_block = check_inception_block')
+    nb.cells.insert(2, nbformat.v4.new_code_cell(fake))  # right after the imports: shadows them all
+    for cell in nb.cells:
+        if "check" in cell.metadata.get("tags", []):
+            cell.metadata["tags"] = []  # an untagged copy of the check cell, so it survives grading
+    return nb
+
+
+@pytest.mark.slow
+def test_grade_folder_runs_the_packages_checks_on_submissions(tmp_path):
+    for student in ("alice", "bob", "carol"):
+        (tmp_path / student).mkdir()
     # Alice renamed her file: grading finds the exercise from the notebook's metadata.
     shutil.copy(NOTEBOOKS / "solutions" / "02_block_arithmetic.ipynb", tmp_path / "alice" / "homework.ipynb")
     nb = nbformat.read(NOTEBOOKS / "student" / "01_inception_block.ipynb", as_version=4)
-    for cell in nb.cells:  # Bob "fixed" his check cell; the official one still runs
+    for cell in nb.cells:  # Bob "fixed" his check cell
         if "check" in cell.metadata.get("tags", []):
             cell.source = 'print("✓ trust me")'
     nbformat.write(nb, tmp_path / "bob" / "01_inception_block.ipynb")
+    nbformat.write(shadowing_submission(), tmp_path / "carol" / "01_inception_block.ipynb")
 
     rows = ex.grade_folder(tmp_path, timeout=120)
 
     by_notebook = {r["notebook"]: r for r in rows}
-    assert len(rows) == 2
-    alice, bob = by_notebook[str(Path("alice/homework.ipynb"))], by_notebook[str(Path("bob/01_inception_block.ipynb"))]
+    assert len(rows) == 3
+    alice = by_notebook[str(Path("alice/homework.ipynb"))]
     assert (alice["check"], alice["passed"]) == ("check_block_arithmetic", True)
     assert alice["message"].startswith("✓ all 9 answers")
-    assert (bob["check"], bob["passed"]) == ("check_inception_block", False)
-    assert "ExerciseError" in bob["message"] and "not written yet" in bob["message"]
+    for cheat in ("bob", "carol"):
+        row = by_notebook[str(Path(f"{cheat}/01_inception_block.ipynb"))]
+        assert (row["check"], row["passed"]) == ("check_inception_block", False), row
+        assert "ExerciseError" in row["message"] and "not written yet" in row["message"], row
     table = ex.format_grades(rows)
-    assert "FAIL" in table and "alice/homework.ipynb: 1/1 checks passed" in table
+    assert "alice/homework.ipynb: 1/1 checks passed" in table and "carol/01_inception_block.ipynb: 0/1" in table
+
+    ex.write_csv(rows, tmp_path / "grades.csv")
+    with open(tmp_path / "grades.csv", newline="", encoding="utf-8") as f:
+        exported = list(csv.DictReader(f))
+    assert [(r["notebook"], r["check"], r["passed"], r["message"]) for r in exported] == \
+        [(r["notebook"], r["check"], str(r["passed"]), r["message"]) for r in rows]
 
 
-def test_grade_command_prints_json_and_fails_when_a_check_fails(tmp_path, monkeypatch, capsys):
+def test_grade_reports_a_notebook_that_is_no_exercise(tmp_path):
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")]), tmp_path / "notes.ipynb")
+    [row] = ex.grade_folder(tmp_path)
+    assert not row["passed"] and "not one of the exercises" in row["message"]
+
+
+def test_grade_command_prints_json_writes_csv_and_fails_when_a_check_fails(tmp_path, monkeypatch, capsys):
     (tmp_path / "a.ipynb").write_text("{}")
     rows = [{"notebook": "a.ipynb", "exercise": "01_inception_block", "check": "check_inception_block",
-             "passed": False, "message": "ExerciseError: no"}]
-    monkeypatch.setattr(ex, "grade_folder", lambda folder, timeout: rows)
-    assert ex.main(["grade", str(tmp_path), "--json"]) == 1
-    assert json.loads(capsys.readouterr().out) == rows
+             "passed": False, "message": "ExerciseError: no\nHINT: yes"}]
+    monkeypatch.setattr(grading, "grade_folder", lambda folder, timeout: rows)
+    assert main(["grade", str(tmp_path), "--json", "--csv", str(tmp_path / "grades.csv")]) == 1
+    printed = capsys.readouterr().out
+    assert json.loads(printed[:printed.rindex("]") + 1]) == rows
+    with open(tmp_path / "grades.csv", newline="", encoding="utf-8") as f:
+        assert list(csv.DictReader(f)) == [{**rows[0], "passed": "False"}]
     with pytest.raises(SystemExit):
-        ex.main(["grade", str(tmp_path / "missing")])
+        main(["grade", str(tmp_path / "missing")])
+    with pytest.raises(SystemExit):
+        main(["grade", str(tmp_path), "--csv", str(tmp_path / "no" / "such" / "grades.csv")])

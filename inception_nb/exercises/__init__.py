@@ -1,24 +1,25 @@
 """Automatic checks for the classroom exercises in notebooks/exercises/, and grading of submitted notebooks.
 
 Each ``check_*`` runs the student's code on tiny fixed inputs and compares its behaviour with a reference
-built from this package (weights copied over, never by attribute name inside a branch), prints one
-"✓ ..." line on success and raises :class:`ExerciseError` saying what is wrong, with a HINT, on failure.
+built from this package (weights copied over, never by attribute name inside a branch), or recomputes
+what the student's own run reports; it prints one "✓ ..." line on success and raises
+:class:`ExerciseError` saying what is wrong, with a HINT, on failure.
 
-Teachers: ``python -m inception_nb.exercises grade SUBMISSIONS_DIR [--json]`` executes every notebook
-there and runs the official check cells on it; ``python -m inception_nb.exercises make`` rebuilds the
-student and solution notebooks from ``exercises/`` (see scripts/make_exercises.py).
+Teachers: ``python -m inception_nb.exercises grade SUBMISSIONS_DIR [--json] [--csv FILE]`` executes every
+notebook there, then runs these checks, loaded afresh, on what the notebook defined;
+``python -m inception_nb.exercises make`` rebuilds the student and solution notebooks from their sources.
 
 Layout: checks.py (ExerciseError and the shared helpers), checks_block.py (exercises 1-2),
-checks_training.py (3-4), checks_ablation.py (5), grading.py, cli.py (the ``python -m`` commands).
+checks_training.py (3-4), checks_ablation.py (5), grading.py, build.py (the notebook builder),
+cli.py (the ``python -m`` commands, imported only by __main__.py).
 """
 
 from .checks import ExerciseError
-from .checks_ablation import _ablation_costs, check_ablation, check_naive_model
+from .checks_ablation import check_ablation, check_naive_model
 from .checks_block import check_block_arithmetic, check_inception_block
-from .checks_training import check_aux_head, check_aux_loss, check_aux_step, check_train_loop
-from .cli import main
-from .grading import REPO_ROOT, SOURCES_DIR, format_grades, grade_folder, grade_notebook
+from .checks_training import check_aux_head, check_aux_loss, check_aux_step, check_train_loop, check_training_run
+from .grading import format_grades, grade_folder, grade_notebook, write_csv
 
 __all__ = ["ExerciseError", "check_inception_block", "check_block_arithmetic", "check_train_loop",
-           "check_aux_head", "check_aux_loss", "check_aux_step", "check_naive_model", "check_ablation",
-           "grade_notebook", "grade_folder", "format_grades", "main"]
+           "check_training_run", "check_aux_head", "check_aux_loss", "check_aux_step", "check_naive_model",
+           "check_ablation", "grade_notebook", "grade_folder", "format_grades", "write_csv"]

@@ -1,4 +1,4 @@
-"""``python -m inception_nb.exercises grade DIR [--json]`` / ``python -m inception_nb.exercises make [--check]``."""
+"""``python -m inception_nb.exercises grade DIR [--json] [--csv FILE]`` / ``... make [--check]``."""
 
 import sys
 

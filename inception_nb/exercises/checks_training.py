@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import copy
 import itertools
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from ..engine import test as evaluate
 from ..engine import train as reference_train
 from ..model import InceptionAux, InceptionOutputs, aux_loss
-from .checks import _close, _copy_state, _count, _fail, _number, _ok, _run, _seeded
+from .checks import _close, _copy_state, _count, _fail, _number, _ok, _run, _seeded, _training_steps
 
 # ----------------------------------------------------------------------------- exercise 3: the loop
 
@@ -82,13 +83,43 @@ def check_train_loop(fn: Callable) -> None:
                                         "of the forward pass, and divide by len(dataloader.dataset)")
         _fail(f"accuracy {acc:.4f} is wrong: the model got {correct} of {sum(sizes)} images right", hint)
     if not _close(loss, want_loss):
-        weighted = sum(l * n for l, n in zip(losses, sizes)) / sum(sizes)
+        weighted = sum(batch_loss * n for batch_loss, n in zip(losses, sizes)) / sum(sizes)
         hint = next((h for v, h in ((sum(losses), "that is the sum: divide by the number of batches, len(dataloader)"),
                                     (weighted, "the post averages per batch: sum of loss.item() / len(dataloader)"),
                                     (losses[-1], "that is the last batch's loss: add up every batch's loss.item()"))
                      if _close(loss, v)), "add loss.item() of each batch and divide by len(dataloader)")
         _fail(f"mean loss {loss:.4f} is wrong", hint)
     _ok("train() matches the reference loop: same weights, accuracy and mean batch loss")
+
+
+def check_training_run(model: nn.Module, data, history: Sequence) -> None:
+    """Check a network trained with the student's loop: every batch seen, the loss fell, twice chance on test."""
+    if not isinstance(history, (list, tuple)) or len(history) < 2 or \
+            not all(isinstance(h, (list, tuple)) and len(h) == 2 for h in history):
+        _fail(f"history should hold one (accuracy, mean_loss) pair per pass, at least two; got {history!r}",
+              "after each pass: history.append(train(data.train, model, loss_fn, optimizer))")
+    passes = [(_number(a, f"history[{i}] accuracy"), _number(mean, f"history[{i}] loss")) for i, (a, mean) in
+              enumerate(history)]
+    if any(not 0 <= a <= 1 for a, _ in passes):
+        _fail(f"history has an accuracy outside [0, 1]: {passes}", "train returns a fraction: correct / images")
+    steps, batches = _training_steps(model), len(history) * len(data.train)
+    if steps is not None and steps < batches:
+        _fail(f"the network ran {steps} batches in training mode, but {len(history)} passes over the "
+              f"{len(data.train)} batches of data.train make {batches}", "history must come from this model's "
+              "own run: one forward pass in training mode per batch (model.train(), then model(X))")
+    first, last = passes[0][1], passes[-1][1]
+    if not last < 0.9 * first:  # frozen weights move it by batch noise only, a learning loop by far more
+        _fail(f"the mean training loss did not fall by a tenth: {first:.3f} in pass 1, {last:.3f} in pass "
+              f"{len(passes)}", "the weights must move against the gradient in every step: "
+              "optimizer.zero_grad(), loss.backward(), optimizer.step()")
+    accuracy, _ = evaluate(data.test, model, nn.CrossEntropyLoss())
+    chance = 1 / len(data.classes)
+    if accuracy < 2 * chance:
+        _fail(f"the trained network gets {accuracy:.1%} of the {len(data.test.dataset):,} test images right; chance "
+              f"is {chance:.0%}, and this run should reach at least twice that", "check_train_loop above must "
+              "pass first; then run this notebook's cells from the top, so the model is trained by your loop")
+    _ok(f"your loop trained the network: mean training loss {first:.3f} -> {last:.3f} over {len(passes)} passes, "
+        f"test accuracy {accuracy:.1%} (chance {chance:.0%})")
 
 
 # ----------------------------------------------------------------------------- exercise 4: auxiliary heads

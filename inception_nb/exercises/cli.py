@@ -1,45 +1,48 @@
-"""The command line: ``python -m inception_nb.exercises grade DIR [--json]`` and ``... make [--check|--force]``."""
+"""The command line: ``python -m inception_nb.exercises grade DIR [--json] [--csv FILE]`` and ``... make``."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
-from .grading import REPO_ROOT
+from . import build, grading
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run `grade FOLDER [--json] [--timeout S]` or `make [--check] [--no-execute] [--force]`; return the exit code."""
-    # grade_folder and format_grades are looked up on the package at call time, so patching
-    # inception_nb.exercises.grade_folder (as the tests do) takes effect here.
-    package = sys.modules[__package__]
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `grade FOLDER ...` or `make ...` (see --help); return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m inception_nb.exercises",
-                                     description=package.__doc__.splitlines()[0])
+                                     description="Build the classroom exercise notebooks and grade submissions.")
     sub = parser.add_subparsers(dest="command", required=True)
-    grade = sub.add_parser("grade", help="execute and check every notebook in a folder of submissions")
-    grade.add_argument("folder", type=Path)
+    grade = sub.add_parser("grade", help="execute every notebook in a folder of submissions and check it")
+    grade.add_argument("folder", type=Path, help="the folder of submitted notebooks (sub-folders too)")
     grade.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    grade.add_argument("--csv", type=Path, metavar="FILE", help="also write the rows to FILE as CSV (default: none)")
     grade.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook (default 300)")
-    make = sub.add_parser("make", help="rebuild notebooks/exercises/{student,solutions} from exercises/")
+    make = sub.add_parser("make", help="build student/ and solutions/ notebooks from the exercise sources")
+    make.add_argument("--sources", type=Path, metavar="DIR", help="the source notebooks (default: ./exercises, "
+                      "else the exercises/ folder of the clone the package runs from)")
+    make.add_argument("--out", type=Path, metavar="DIR", help="where student/ and solutions/ go (default: "
+                      "notebooks/exercises beside the sources' folder)")
     make.add_argument("--check", action="store_true", help="write nothing; exit 1 if a notebook is out of date")
     make.add_argument("--no-execute", action="store_true", help="write solutions without running them")
     make.add_argument("--force", action="store_true", help="re-execute every solution notebook")
     args = parser.parse_args(argv)
     if args.command == "make":
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("make_exercises", REPO_ROOT / "scripts" / "make_exercises.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        flags = [f"--{name.replace('_', '-')}" for name in ("check", "no_execute", "force") if getattr(args, name)]
-        return module.main(flags)
+        try:
+            return build.make(args.sources, args.out, check=args.check, run=not args.no_execute, force=args.force)
+        except FileNotFoundError as e:
+            parser.error(str(e).replace("sources= (--sources DIR)", "--sources DIR"))
     if not args.folder.is_dir():
         parser.error(f"{args.folder} is not a folder; pass the folder that holds the submitted notebooks")
-    rows = package.grade_folder(args.folder, args.timeout)
+    if args.csv and not args.csv.parent.is_dir():
+        parser.error(f"--csv {args.csv}: the folder {args.csv.parent} does not exist")
+    rows = grading.grade_folder(args.folder, args.timeout)
     if not rows:
         parser.error(f"no .ipynb files under {args.folder}")
-    print(json.dumps(rows, indent=2, ensure_ascii=False) if args.json else package.format_grades(rows))
+    print(json.dumps(rows, indent=2, ensure_ascii=False) if args.json else grading.format_grades(rows))
+    if args.csv:
+        grading.write_csv(rows, args.csv)
+        print(f"wrote {args.csv}")
     return 0 if all(r["passed"] for r in rows) else 1

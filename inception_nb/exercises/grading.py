@@ -1,31 +1,70 @@
-"""Grading of submitted exercise notebooks: run each with the official check cells, report pass/fail."""
+"""Grading of submitted exercise notebooks: run each, then the package's checks on what it defined.
+
+The submission is executed as the student left it, minus its check cells. Then, in the same kernel,
+one cell per check reloads the check modules from this package's files and calls the check on the
+objects the notebook defined (``MyInceptionBlock``, ``train``, ...). A check the student rewrote,
+shadowed with a function of the same name, or deleted, therefore changes nothing: the grade comes
+from the package's code. What this does not defend against is written in notebooks/exercises/README.md.
+"""
 
 from __future__ import annotations
 
-import copy
-import re
+import csv
+import importlib
+import os
+import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-SOURCES_DIR = REPO_ROOT / "exercises"  # the official check cells live in these source notebooks
+# exercise (the source notebook's name) -> the checks it is graded by, each with the names of the
+# notebook variables it is called with. tests/test_exercises.py keeps this in step with the sources.
+CHECKS: dict[str, tuple] = {
+    "01_inception_block": (("check_inception_block", ("MyInceptionBlock",)),),
+    "02_block_arithmetic": (("check_block_arithmetic", ("answers",)),),
+    "03_train_loop": (("check_train_loop", ("train",)), ("check_training_run", ("model", "data", "history"))),
+    "04_aux_classifiers": (("check_aux_head", ("AuxHead",)), ("check_aux_loss", ("total_loss",)),
+                           ("check_aux_step", ("train_step",))),
+    "05_ablation": (("check_naive_model", ("naive_googlenet",)), ("check_ablation", ("result", "models", "data"))),
+}
+_CHECK_MODULES = ("checks", "checks_block", "checks_training", "checks_ablation")  # reloaded in this order
+FIELDS = ("notebook", "exercise", "check", "passed", "message")
 
-# ----------------------------------------------------------------------------- grading
+
+def run_check(check: str, names: Sequence[str], namespace: dict) -> None:
+    """Run one check, loaded afresh from this package's files, on the notebook variables `names`."""
+    # reload() re-executes each module from disk into its module object, so a check function that
+    # notebook code replaced (in its globals or on the module) is the package's own again.
+    modules = [importlib.reload(importlib.import_module(f"{__package__}.{name}")) for name in _CHECK_MODULES]
+    function = next(getattr(m, check) for m in modules if hasattr(m, check))
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        raise modules[0].ExerciseError(
+            f"the notebook defines no {', '.join(missing)}\nHINT: keep the names the exercise gives and run "
+            "the notebook from top to bottom before you hand it in")
+    function(*(namespace[name] for name in names))
+
+
+def _grading_cell(check: str, names: Sequence[str]) -> str:
+    return ("import importlib\n"
+            f"importlib.reload(importlib.import_module({__name__!r})).run_check({check!r}, {list(names)!r}, "
+            "globals())")
+
 
 def _tags(cell: Any) -> list:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
-def _exercise_of(nb: Any, path: Path) -> Optional[str]:
+def _exercise_of(nb: Any, path: Path) -> str | None:
     name = nb.metadata.get("inception_nb", {}).get("exercise")
-    if name:
+    if name in CHECKS:
         return name
-    return next((s.stem for s in sorted(SOURCES_DIR.glob("*.ipynb")) if path.stem.startswith(s.stem)), None)
+    return next((name for name in CHECKS if path.stem.startswith(name)), None)
 
 
 def grade_notebook(path: Path, timeout: float = 300.0) -> list[dict]:
-    """Execute one submitted notebook with the official check cells appended; return one row per check."""
+    """Execute one submitted notebook, then the package's checks on its objects; return one row per check."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -33,14 +72,13 @@ def grade_notebook(path: Path, timeout: float = 300.0) -> list[dict]:
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     name = _exercise_of(nb, path)
-    source = SOURCES_DIR / f"{name}.ipynb"
-    official = nbformat.read(source, as_version=4) if name and source.exists() else nb  # else trust its own
-    checks = [copy.deepcopy(c) for c in official.cells if c.cell_type == "code" and "check" in _tags(c)]
-    if not checks:
-        return [{"notebook": str(path), "exercise": name, "check": "(notebook)", "passed": False,
-                 "message": "no check cells found: is this one of the exercise notebooks?"}]
-    # The submission's own check cells are dropped: a student who edits one cannot fake a pass.
-    cells = [c for c in nb.cells if "check" not in _tags(c)] + checks
+    if name is None:
+        return [{"notebook": str(path), "exercise": None, "check": "(notebook)", "passed": False,
+                 "message": f"not one of the exercises {', '.join(CHECKS)} (by file name or notebook metadata)"}]
+    checks = CHECKS[name]
+    # The submission's own check cells are left out: the grading cells below replace them.
+    cells = [c for c in nb.cells if "check" not in _tags(c)]
+    cells += [nbformat.v4.new_code_cell(_grading_cell(check, names)) for check, names in checks]
     run = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
     # The teacher's python3 kernel, whatever kernel the student had: grading runs in this environment.
     client = NotebookClient(run, timeout=int(timeout), allow_errors=True, kernel_name="python3",
@@ -57,14 +95,17 @@ def grade_notebook(path: Path, timeout: float = 300.0) -> list[dict]:
     except DeadKernelError:
         failure = f"the kernel died in cell {done + 1} (out of memory?)"
     rows = []
-    for i, cell in enumerate(checks):
-        label = (re.findall(r"\b(check_\w+)\s*\(", cell.source) or [f"check cell {i + 1}"])[0]
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        ran = len(cells) - len(checks) + i < done
-        message = (f"{errors[0]['ename']}: {errors[0]['evalue']}" if errors else
-                   "".join(o.get("text", "") for o in cell.get("outputs", [])).strip() if ran else failure or "not run")
-        rows.append({"notebook": str(path), "exercise": name, "check": label, "passed": ran and not errors,
-                     "message": message})
+    first = len(cells) - len(checks)
+    for i, (check, _names) in enumerate(checks):
+        outputs = run.cells[first + i].get("outputs", [])
+        errors = [o for o in outputs if o.get("output_type") == "error"]
+        text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream").strip()
+        ran = first + i < done
+        ticks = [line for line in text.splitlines() if line.startswith("✓")]
+        passed = ran and not errors and bool(ticks)
+        message = (f"{errors[0]['ename']}: {errors[0]['evalue']}" if errors else ticks[-1] if passed else
+                   text or "the check printed nothing" if ran else failure or "not run")
+        rows.append({"notebook": str(path), "exercise": name, "check": check, "passed": passed, "message": message})
     return rows
 
 
@@ -92,8 +133,25 @@ def format_grades(rows: Sequence[dict]) -> str:
                       (r["message"].splitlines() or [""])[0][:90]))
     widths = [max(len(t[i]) for t in table) for i in range(3)]
     lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip() for a, b, c, d in table]
-    scores = {}
+    scores: dict = {}
     for r in rows:
         scores.setdefault(r["notebook"], []).append(r["passed"])
     lines += ["", *(f"{n}: {sum(s)}/{len(s)} checks passed" for n, s in scores.items())]
     return "\n".join(lines)
+
+
+def write_csv(rows: Sequence[dict], path: Path) -> None:
+    """Write the grades to a CSV file, one row per check (the columns of FIELDS), replacing it whole."""
+    path = Path(path)
+    # Written beside the target and renamed: an interrupted export never leaves half a file.
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+

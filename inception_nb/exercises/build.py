@@ -1,8 +1,9 @@
-"""Build the student and solution notebooks in notebooks/exercises/ from the sources in exercises/.
+"""Build the student and solution notebooks of the exercises from their sources.
 
-Usage: python scripts/make_exercises.py [--check] [--no-execute] [--force]
+``python -m inception_nb.exercises make [--sources DIR] [--out DIR] [--check] [--no-execute] [--force]``
 
-A source notebook marks what the student writes with nbgrader's markers:
+A source notebook (``exercises/NN_name.ipynb`` in the repository) marks what the student writes
+with nbgrader's markers:
 
     ### BEGIN SOLUTION: build the four branches    (the text after ':' becomes the student's hint)
     ...solution code...
@@ -18,26 +19,23 @@ Solution notebooks are committed with the outputs of a real run (nbval compares 
 whose cell sources changed is executed here with nbclient; one whose sources did not change keeps
 its outputs. Student notebooks are written without outputs.
 
-Why a script and not nbgrader or otter-grader: nbgrader (an 11 MB wheel) brings a database
-(SQLAlchemy, alembic), a Jupyter server extension and a course-directory layout, and otter-grader
-brings its own assignment format, pandas and a Docker client; both are far more than five notebooks
-need. Their useful core, one source with marked solutions rendered two ways, is the 60 lines below,
-runs offline, and keeps the markers nbgrader uses, so the sources could move to nbgrader later.
+Why not nbgrader or otter-grader: nbgrader (an 11 MB wheel) brings a database (SQLAlchemy,
+alembic), a Jupyter server extension and a course-directory layout, and otter-grader brings its own
+assignment format, pandas and a Docker client; both are far more than five notebooks need. Their
+useful core, one source with marked solutions rendered two ways, is the 60 lines below, runs
+offline, and keeps the markers nbgrader uses, so the sources could move to nbgrader later.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ROOT / "exercises"
-OUT = ROOT / "notebooks" / "exercises"
+# The clone this package sits in, when it runs from one (an editable install or PYTHONPATH).
+CLONE_ROOT = Path(__file__).resolve().parent.parent.parent
 BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION(?P<answers> \(answers\))?(?::\s*(?P<hint>.*?))?\s*$")
 END = re.compile(r"^\s*### END SOLUTION\s*$")
 # One answer line: `name = value` or `"key": value,`, with an optional trailing comment.
@@ -106,25 +104,40 @@ def cell_sources(nb: nbformat.NotebookNode) -> list[tuple]:
     return [(c.cell_type, c.source, tuple(c.metadata.get("tags", []))) for c in nb.cells]
 
 
-def targets() -> dict[Path, nbformat.NotebookNode]:
-    """Return {output path: freshly built notebook} for every source in exercises/."""
+def find_sources(sources: Path | None = None) -> Path:
+    """Return the folder of source notebooks: `sources`, else ./exercises, else the clone's exercises/."""
+    tried = [Path(sources)] if sources else [Path.cwd() / "exercises", CLONE_ROOT / "exercises"]
+    for folder in tried:
+        if folder.is_dir() and any(folder.glob("*.ipynb")):
+            return folder
+    raise FileNotFoundError("no exercise source notebooks (*.ipynb) in " + ", ".join(map(str, tried)) +
+                            ". Fix: pass sources= (--sources DIR), the exercises/ folder of a clone of the repository")
+
+
+def default_out(sources: Path) -> Path:
+    """Return where the built notebooks go by default: notebooks/exercises beside the sources' folder."""
+    return Path(sources).resolve().parent / "notebooks" / "exercises"
+
+
+def targets(sources: Path, out: Path) -> dict[Path, nbformat.NotebookNode]:
+    """Return {output path: freshly built notebook} for every source notebook in `sources`."""
     built = {}
-    for path in sorted(SOURCES.glob("*.ipynb")):
+    for path in sorted(Path(sources).glob("*.ipynb")):
         source = nbformat.read(path, as_version=4)
-        built[OUT / "student" / path.name] = build(source, path.stem, student=True)
-        built[OUT / "solutions" / path.name] = build(source, path.stem, student=False)
+        built[out / "student" / path.name] = build(source, path.stem, student=True)
+        built[out / "solutions" / path.name] = build(source, path.stem, student=False)
     return built
 
 
-def stale() -> list[Path]:
+def stale(sources: Path, out: Path) -> list[Path]:
     """Return the output notebooks whose cell sources differ from what the sources build."""
-    return [path for path, nb in targets().items()
+    return [path for path, nb in targets(sources, out).items()
             if not path.exists() or cell_sources(nbformat.read(path, as_version=4)) != cell_sources(nb)]
 
 
-def unexecuted() -> list[Path]:
-    """Return the solution notebooks with a code cell that has never run (written with --no-execute)."""
-    return [path for path in sorted((OUT / "solutions").glob("*.ipynb"))
+def unexecuted(out: Path) -> list[Path]:
+    """Return the solution notebooks with a code cell that has never run (written with execute=False)."""
+    return [path for path in sorted((out / "solutions").glob("*.ipynb"))
             if any(c.cell_type == "code" and c.execution_count is None for c in nbformat.read(path, 4).cells)]
 
 
@@ -135,36 +148,35 @@ def execute(nb: nbformat.NotebookNode, folder: Path) -> None:
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Write the out-of-date student and solution notebooks; with --check only list them (exit 1 if any)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a notebook is out of date")
-    parser.add_argument("--no-execute", action="store_true", help="write solutions without running them")
-    parser.add_argument("--force", action="store_true", help="re-execute every solution notebook (after the "
-                        "checks in inception_nb/exercises/ changed what they print)")
-    args = parser.parse_args(argv)
-    outdated = stale()
-    if args.check:
+def make(sources: Path | None = None, out: Path | None = None, check: bool = False, run: bool = True,
+         force: bool = False) -> int:
+    """Write the out-of-date student and solution notebooks (check=True: only list them); return an exit code.
+
+    run=False writes solutions without executing them; force=True re-executes every solution (after a
+    check in this package changed what it prints).
+    """
+    sources = find_sources(sources)
+    out = Path(out) if out else default_out(sources)
+    outdated = stale(sources, out)
+    if check:
         for path in outdated:
-            print(f"out of date: {path.relative_to(ROOT)}")
-        print("run `python scripts/make_exercises.py` to rebuild them" if outdated
+            print(f"out of date: {path}")
+        print("run `python -m inception_nb.exercises make` to rebuild them" if outdated
               else "all exercise notebooks are up to date")
         return 1 if outdated else 0
-    built = targets()
-    rerun = [p for p in built if p.parent.name == "solutions"] if args.force else unexecuted()
-    todo = outdated + [p for p in rerun if p not in outdated and not args.no_execute]
+    built = targets(sources, out)
+    rerun = [p for p in built if p.parent.name == "solutions"] if force else unexecuted(out)
+    todo = outdated + [p for p in rerun if p not in outdated and run]
     for path in todo:
         nb = built[path]
-        if path.parent.name == "solutions" and not args.no_execute:
-            print(f"executing {path.relative_to(ROOT)} ...", flush=True)
+        if path.parent.name == "solutions" and run:
+            print(f"executing {path} ...", flush=True)
             execute(nb, path.parent)
         path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, path)
-        print(f"wrote {path.relative_to(ROOT)}")
+        tmp = path.with_name(f".{path.name}.tmp")  # written whole, then renamed: an interrupted run loses nothing
+        nbformat.write(nb, tmp)
+        tmp.replace(path)
+        print(f"wrote {path}")
     if not todo:
         print("all exercise notebooks are up to date")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
