@@ -32,8 +32,9 @@ test-fast: setup
 lint: setup
 	$(PY) -m ruff check inception_nb tests scripts
 
+# Only what the project rebuilds: runs/ holds the models users trained (the README says keep them there).
 clean:
-	rm -rf out runs
+	rm -rf out
 
 # The Simplified Chinese edition: notebooks/zh/ from the executed English notebooks plus notebooks/zh/translations/.
 # Run it after re-executing the English notebooks; `python -m inception_nb.zh todo` lists cells to translate.

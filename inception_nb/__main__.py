@@ -2,6 +2,11 @@
 
 import sys
 
-from .cli import main
+try:
+    from .cli import main  # imports torch: seconds in which a Ctrl-C must not print a traceback either
 
-sys.exit(main())
+    code = main()
+except KeyboardInterrupt:
+    print("interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr)
+    code = 130
+sys.exit(code)

@@ -18,6 +18,7 @@ from .engine import TrainingDiverged
 from .images import DataError
 
 BAD_INPUT = 2
+INTERRUPTED = 130  # the shell's status for a process ended by Ctrl-C
 CONFIGS = {"ModelConfig": ModelConfig, "DataConfig": DataConfig, "TrainConfig": TrainConfig}
 # Config fields whose option is not just --field-name; seed sets DataConfig.seed and TrainConfig.seed together.
 FLAG_NAMES = {"dataset": "--data", "out_dir": "--out"}
@@ -39,7 +40,9 @@ def flag_for(field_name: str) -> str:
 
 def in_cli_words(message: str) -> str:
     """Return a library message with each `DataConfig.image_size`-style field name replaced by its option."""
-    return re.sub(r"\b(?:ModelConfig|DataConfig|TrainConfig)\.(\w+)", lambda m: flag_for(m.group(1)), message)
+    message = re.sub(r"\b(?:ModelConfig|DataConfig|TrainConfig)\.(\w+)", lambda m: flag_for(m.group(1)), message)
+    # fit's own arguments: resume=PATH and overwrite=True
+    return message.replace("overwrite=True", "--overwrite").replace("resume=", "--resume ")
 
 
 def _positive(kind: type):
@@ -93,7 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     taken: set = set()
     for config_class, example in ((DataConfig, cli.data), (ModelConfig, cli.model), (TrainConfig, cli.train)):
         _add_config_options(train, config_class, example, taken)
-    train.add_argument("--resume", default=None, help="last.pt to continue from (default: start afresh)")
+    train.add_argument("--resume", default=None, help="last.pt to continue from; options not given are the "
+                                                      "checkpoint's, and --out defaults to its folder "
+                                                      "(default: start afresh)")
+    train.add_argument("--overwrite", action="store_true", help="replace the run already in --out (default: "
+                                                                "refuse, so no trained model is lost)")
     train.add_argument("--json", action="store_true", help="print one JSON object with the results (default: text)")
 
     evaluate = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
@@ -135,16 +142,36 @@ def _overrides(args, config_class: type) -> dict:
     return {f.name: getattr(args, f.name) for f in fields(config_class) if getattr(args, f.name, None) is not None}
 
 
+def _resumed_profile(profile, resume: str):
+    """Return `profile` with the settings of the run in `resume`, so options not given continue that run."""
+    from .checkpoint import read_checkpoint_info
+
+    info = read_checkpoint_info(resume)
+    model = {f.name: info.model_config[f.name] for f in fields(ModelConfig) if f.name in info.model_config}
+    train = {f.name: info.train_config[f.name] for f in fields(TrainConfig)
+             if f.name in info.train_config and f.name not in ("device", "out_dir", "progress")}
+    return replace(profile, model=replace(profile.model, **model),
+                   data=replace(profile.data, image_size=info.image_size, channels=info.channels,
+                                seed=train.get("seed", profile.data.seed)),
+                   train=replace(profile.train, **train, out_dir=str(Path(resume).parent)))
+
+
 def cmd_train(args) -> dict:
     """Train as the arguments say; return the results dict."""
+    import torch
+
+    from .checks import check_model_config, check_seed, check_train_config
     from .data import load_data
     from .engine import fit
     from .model import min_input_size
-    from .runtime import close_distributed, init_distributed, pick_device, world_size
+    from .runfolder import check_run_folder
+    from .runtime import close_distributed, init_distributed, is_main_process, pick_device, world_size
 
     distributed = init_distributed()
     try:
         profile = get_profile(args.profile)
+        if args.resume:
+            profile = _resumed_profile(profile, args.resume)
         train_changes = _overrides(args, TrainConfig)
         if args.epochs is not None and args.time_budget is None:
             train_changes["time_budget"] = None  # --epochs alone: exactly that many epochs, however long
@@ -152,16 +179,26 @@ def cmd_train(args) -> dict:
         train_changes["device"] = str(device)
         model_config = replace(profile.model, **_overrides(args, ModelConfig))
         data_config = replace(profile.data, **_overrides(args, DataConfig))
-        min_size = min_input_size(model_config.preset, aux_logits=model_config.aux_logits)
-        data = load_data(data_config, device=device, min_size=min_size, distributed=distributed)
-        model = model_config.build(len(data.classes), data.channels)
         config = replace(profile.train, **train_changes, progress=not args.json and sys.stderr.isatty())
+        # Every value is checked before any data loads: a typo costs seconds, not a dataset scan.
+        check_train_config(config)
+        check_seed(data_config)
+        check_model_config(model_config)
+        min_size = min_input_size(model_config.preset, aux_logits=model_config.aux_logits)
+        _check_image_size(data_config.image_size, min_size, model_config.preset)
         out = Path(config.out_dir)
+        if is_main_process():
+            check_run_folder(out, args.resume, args.overwrite)
+        data = load_data(data_config, device=device, min_size=min_size, distributed=distributed)
+        torch.manual_seed(config.seed)  # the seed fixes the initial weights too, not only the data order
+        model = model_config.build(len(data.classes), data.channels)
         # With --json, stdout carries only the result object; the per-epoch lines go to stderr.
         with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-            history = fit(model, data, config, resume=args.resume)
+            history = fit(model, data, config, resume=args.resume, overwrite=args.overwrite)
         last = history.last
         if last is None:
+            if history.stopped == "interrupted":
+                raise KeyboardInterrupt
             raise DataError("training stopped before the first epoch ended; nothing to report")
         return {
             "test_acc": last.test_acc, "test_loss": last.test_loss,
@@ -174,6 +211,12 @@ def cmd_train(args) -> dict:
     finally:
         if distributed:
             close_distributed()
+
+
+def _check_image_size(size: int, min_size: int, model: str) -> None:
+    if size < min_size:
+        raise DataError(f"DataConfig.image_size {size} is smaller than the {model} model's minimum input size "
+                        f"{min_size}. Fix: set DataConfig.image_size to {min_size} or more.")
 
 
 def cmd_evaluate(args) -> dict:
@@ -227,33 +270,70 @@ def _print(result: dict, as_json: bool) -> None:
         print(f"{key:>14}: {shown}")
 
 
+def cmd_summary(args) -> None:
+    """Print the torchsummary table of a preset."""
+    from .model import min_input_size
+    from .report import torchsummary_table
+
+    _check_image_size(args.image_size, min_input_size(args.preset, aux_logits=False), args.preset)
+    print(torchsummary_table(args.preset, args.image_size, args.num_classes))
+
+
+def cmd_bench(args) -> dict:
+    """Benchmark our training step; return the figures."""
+    from .bench import run_bench
+    from .model import min_input_size
+    from .runtime import pick_device
+
+    if args.image_size is not None:  # torchvision's GoogLeNet runs too, at its own minimum
+        _check_image_size(args.image_size, max(min_input_size(get_profile("cpu").model.preset),
+                                               min_input_size("torchvision")), "torchvision")
+    pick_device(args.device)  # refuse a bad device before the measurements start
+    return run_bench(args.image_size, args.batch_size, args.steps, verbose=not args.json, device=args.device,
+                     compile=args.compile)
+
+
+# Which options make the memory a command asks for, for the advice after an allocator's refusal.
+MEMORY_OPTIONS = {"train": "--batch-size or --image-size", "bench": "--batch-size or --image-size",
+                  "evaluate": "--batch-size", "predict": "the number of images per call",
+                  "summary": "--image-size"}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
+    from .checks import is_out_of_memory
+
     args = build_parser().parse_args(argv)
     try:
         if args.command == "summary":
-            from .report import torchsummary_table
-
-            print(torchsummary_table(args.preset, args.image_size, args.num_classes))
+            cmd_summary(args)
             return 0
-        if args.command == "bench":
-            from .bench import run_bench
-
-            result = run_bench(args.image_size, args.batch_size, args.steps, verbose=not args.json,
-                               device=args.device, compile=args.compile)
-            _print(result, args.json)
-            return 0
-        command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}[args.command]
-        result = command(args)
+        command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "bench": cmd_bench}
+        result = command[args.command](args)
+    except KeyboardInterrupt:
+        done = "before the first epoch ended, nothing was saved" if args.command == "train" else "nothing written"
+        print(f"interrupted (Ctrl-C): {done}", file=sys.stderr)
+        return INTERRUPTED
     except (DataError, CheckpointError, ValueError, FileNotFoundError) as err:
         print(f"error: {in_cli_words(str(err))}", file=sys.stderr)
         return BAD_INPUT
     except TrainingDiverged as err:
         print(f"error: {in_cli_words(str(err))}", file=sys.stderr)
         return 1
+    except PermissionError as err:
+        print(f"error: permission denied: {err.filename or err}; give yourself access or choose another path",
+              file=sys.stderr)
+        return BAD_INPUT
+    except Exception as err:
+        if not is_out_of_memory(err):
+            raise
+        detail = str(err).strip().splitlines()[0][:200]
+        print(f"error: out of memory ({detail}); lower {MEMORY_OPTIONS[args.command]}", file=sys.stderr)
+        return BAD_INPUT
     if args.command != "train" or _is_rank_zero():
         _print(result, args.json)
-    return 0
+    # An interrupted run printed what it kept; its exit status still tells scripts it did not finish.
+    return INTERRUPTED if result.get("stopped") == "interrupted" else 0
 
 
 def _is_rank_zero() -> bool:

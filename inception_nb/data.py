@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
+import signal
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from . import paths
 from .config import DataConfig
-from .images import IMAGE_EXTENSIONS, DataError, check_header, normalise, open_image, to_uint8
+from .images import IMAGE_EXTENSIONS, DataError, check_header, normalise, open_image, to_uint8, unreadable
 from .runtime import loader_settings
 
 __all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_SIZE", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "DataConfig",
@@ -186,15 +188,37 @@ def _batch_is_ready(batch):
     return batch  # __getitems__ already built the batch; a module-level function so workers can pickle it
 
 
+def _ignore_ctrl_c(worker_id: int) -> None:
+    # A terminal's Ctrl-C reaches every process of the group; the main process decides what it means
+    # (fit finishes an epoch's evaluation first), so a worker must not die of it mid-epoch.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 # ----------------------------------------------------------------------------- image folders
 
 def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name.startswith("__")  # .ipynb_checkpoints, .DS_Store, __MACOSX, ._photo.jpg
 
 
+def _listing(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except PermissionError:
+        raise unreadable(folder) from None
+
+
+def _files_under(folder: Path) -> list[Path]:
+    # os.walk, unlike rglob, reports a folder it may not read instead of quietly finding nothing in it
+    def refuse(error: OSError) -> None:
+        raise unreadable(Path(error.filename)) if isinstance(error, PermissionError) else error
+
+    return [Path(top) / name for top, _, names in os.walk(folder, onerror=refuse) for name in names
+            if (Path(top) / name).is_file()]
+
+
 def _scan_folder(root: Path, classes: list[str] | None = None):
     # -> image paths, labels, class names, and the non-image files it skipped
-    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not _is_hidden(p.name))
+    found = sorted(p.name for p in _listing(root) if p.is_dir() and not _is_hidden(p.name))
     if not found:
         loose = [p.name for p in root.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
         hint = f" (it holds {len(loose)} loose images)" if loose else ""
@@ -208,8 +232,8 @@ def _scan_folder(root: Path, classes: list[str] | None = None):
                         "Fix: use the same class folder names in train/ and test/ (or val/).")
     paths, labels, skipped = [], [], []
     for name in found:
-        files = sorted(p for p in (root / name).rglob("*") if p.is_file()
-                       and not any(_is_hidden(part) for part in p.relative_to(root / name).parent.parts))
+        files = sorted(p for p in _files_under(root / name)
+                       if not any(_is_hidden(part) for part in p.relative_to(root / name).parent.parts))
         images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS and not _is_hidden(p.name)]
         if not images:
             raise DataError(f"class folder {root / name} has no images. Fix: add images "
@@ -266,6 +290,8 @@ def _folder_sources(config: DataConfig):
     if not root.is_dir():
         raise DataError(f"dataset {root} is a file, not a folder. Fix: unpack it (e.g. unzip) and pass the "
                         "folder.")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise unreadable(root)
     # train/ plus test/ (or val/) is a ready-made split; anything else is one tree that we split ourselves
     test_dir = next((root / d for d in ("test", "val") if (root / d).is_dir()), None)
     if (root / "train").is_dir() and test_dir is not None:
@@ -361,7 +387,8 @@ def load_data(config: DataConfig, device: str | torch.device = "cpu", min_size: 
     if config.num_workers is not None:
         settings.update(num_workers=config.num_workers, persistent_workers=config.num_workers > 0 and
                         settings["persistent_workers"])
-    common = dict(batch_size=config.batch_size, collate_fn=_batch_is_ready, **settings)
+    common = dict(batch_size=config.batch_size, collate_fn=_batch_is_ready, worker_init_fn=_ignore_ctrl_c,
+                  **settings)
     train = DataLoader(train_set, shuffle=train_sampler is None, sampler=train_sampler, drop_last=True,
                        generator=generator, **common)
     test = DataLoader(test_set, shuffle=False, sampler=test_sampler, **common)

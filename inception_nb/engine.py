@@ -11,11 +11,13 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint, load_training_state, save_checkpoint
+from .checkpoint import check_resume, load_checkpoint, load_training_state, remove_orphaned_temps, save_checkpoint
+from .checks import check_train_config
 from .config import TrainConfig
 from .fastconv import matmul_convs
-from .history import EpochRecord, History
+from .history import EpochRecord, History, StepRecord
 from .model import aux_loss
+from .runfolder import check_run_folder, describe_resume, hold_run_folder, interrupts_held
 from .runtime import (
     autocast, autocast_dtype, is_main_process, model_device, pick_device, reduce_sum, say, sync_buffers,
     uses_channels_last, uses_matmul_convs, wrap_distributed,
@@ -75,12 +77,15 @@ def train_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, los
 def train(dataloader, model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, *,
           set_lr: Callable[[], float | None] | None = None, autocast_dtype: torch.dtype | None = None,
           scaler: torch.amp.GradScaler | None = None, channels_last: bool = False, check_every: int = 25,
-          progress: bool = False, epoch: int = 1, stats: dict | None = None) -> tuple[float, float]:
+          progress: bool = False, epoch: int = 1, stats: dict | None = None,
+          record: Callable[[int, int, float, float], None] | None = None, record_every: int = 0) -> tuple[float, float]:
     """Train for one pass over `dataloader`; return (accuracy, mean batch loss).
 
     The keyword arguments are what `fit` adds; called with the four positional ones it is the
     seed post's loop. `set_lr` is called before each step: it sets the learning rate and returns
     None to stop early (a spent time budget). `stats`, when given, receives the image count.
+    `record(step, images, mean loss, accuracy)` is called every `record_every` steps with the
+    means over the steps since its previous call.
     """
     device = model_device(model)
     model.train()
@@ -90,6 +95,7 @@ def train(dataloader, model: nn.Module, loss_fn: Callable, optimizer: torch.opti
     seen = torch.zeros((), device=device)
     first_bad_step = torch.full((), -1, device=device)
     batches = 0
+    since = (0.0, 0.0, 0.0, 0)  # loss_sum, correct, seen, batches at the previous record
     bar = _progress(dataloader, progress, desc=f"epoch {epoch} train", leave=False)
     for step, (images, labels) in enumerate(bar, start=1):
         if set_lr is not None and set_lr() is None:
@@ -108,6 +114,11 @@ def train(dataloader, model: nn.Module, loss_fn: Callable, optimizer: torch.opti
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{loss_sum.item() / batches:.3f}", acc=f"{(correct / seen).item():.1%}",
                                 refresh=False)
+        if record is not None and record_every and step % record_every == 0:
+            now = (loss_sum.item(), correct.item(), seen.item(), batches)
+            loss_mean, acc_mean = (now[0] - since[0]) / (now[3] - since[3]), (now[1] - since[1]) / (now[2] - since[2])
+            record(step, int(now[2]), loss_mean, acc_mean)
+            since = now
     _raise_if_diverged(first_bad_step, epoch)
     accuracy, mean_loss, images = _totals(correct, loss_sum, seen, batches)
     if stats is not None:
@@ -195,37 +206,75 @@ def _seed_epoch(loader, seed: int, epoch: int) -> None:
         sampler.set_epoch(epoch)
 
 
-def fit(model: nn.Module, data, config: TrainConfig | None = None, resume: str | Path | None = None) -> History:
+def fit(model: nn.Module, data, config: TrainConfig | None = None, resume: str | Path | None = None,
+        overwrite: bool = False) -> History:
     """Train `model` on `data` (a DataBundle) as `config` says (default: the cpu recipe); return the History.
 
-    Writes best.pt, last.pt and history.json to `config.out_dir` after every epoch. Ctrl-C (or
-    Jupyter's stop button) ends training cleanly and returns the history so far; `resume=` takes
-    a last.pt and continues where it stopped.
+    Writes best.pt, last.pt and history.json to `config.out_dir` after every epoch. A folder that already
+    holds a run is refused unless `overwrite=True` or `resume=` is that folder's last.pt; a folder in use by
+    another run is always refused. Ctrl-C (or Jupyter's stop button) anywhere ends training cleanly: in an
+    epoch's evaluation or saving it first finishes that epoch. `resume=` takes a last.pt and continues up to
+    `config.epochs` in total.
     """
     config = config or TrainConfig()
+    check_train_config(config)
     device = pick_device(config.device)
+    out_dir = Path(config.out_dir) if config.out_dir and is_main_process() else None
+    if out_dir is None:
+        return _fit(model, data, config, device, resume, None)
+    check_run_folder(out_dir, resume, overwrite)
+    with hold_run_folder(out_dir):
+        remove_orphaned_temps(out_dir)
+        return _fit(model, data, config, device, resume, out_dir)
+
+
+def _fit(model: nn.Module, data, config: TrainConfig, device: torch.device, resume, out_dir: Path | None) -> History:
+    history = History(stopped="running")
+    try:
+        return _train_epochs(model, data, config, device, resume, out_dir, history)
+    except KeyboardInterrupt:  # outside an epoch's training: setting up, or a second Ctrl-C in evaluation
+        _stop_interrupted(history, out_dir, "before the next epoch finished")
+        return history
+
+
+def _stop_interrupted(history: History, out_dir: Path | None, where: str) -> None:
+    history.stopped = "interrupted"
+    if out_dir and history.epochs:
+        with interrupts_held("Ctrl-C: saving the history first") as held:
+            held.shielded = True
+            history.save(out_dir / "history.json")
+    say(f"Interrupted {where}: returning the history of the {len(history.epochs)} finished epoch(s); "
+        f"{describe_resume(out_dir)}")
+
+
+def _train_epochs(model: nn.Module, data, config: TrainConfig, device: torch.device, resume,
+                  out_dir: Path | None, history: History) -> History:
     channels_last = uses_channels_last(device, config.channels_last)
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config)
-    history, start_epoch, spent = History(), 1, 0.0
+    start_epoch, spent = 1, 0.0
     if resume is not None:
         state = load_training_state(resume, model, optimizer)
-        history, start_epoch, spent = History.from_dict(state["history"]), state["epoch"] + 1, state["spent"]
+        check_resume(resume, state, data, config)
+        # The earlier epochs carry over; how the earlier run stopped does not bind this one.
+        earlier = History.from_dict(state["history"])
+        start_epoch, spent = state["epoch"] + 1, state["spent"]
+        history.epochs[:] = earlier.epochs
+        # The learning curve too, but only the finished epochs': the interrupted one is trained again.
+        history.steps[:] = [s for s in earlier.steps if s.epoch <= start_epoch - 1]
     train_model = wrap_distributed(model, device)
     amp_dtype = autocast_dtype(device, config.amp)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     eval_loss_fn = nn.CrossEntropyLoss()
-    out_dir = Path(config.out_dir) if config.out_dir and is_main_process() else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
     steps_per_epoch = max(len(data.train), 1)
     total_steps = steps_per_epoch * config.epochs
     step_count = steps_per_epoch * (start_epoch - 1)
     lr_now = lr_at(step_count / max(total_steps, 1), config)
     images_seen = history.images_seen
+    record_every = max(1, steps_per_epoch // 20)  # about 20 points of learning curve per epoch
 
     def set_lr() -> float | None:
         nonlocal step_count, lr_now
@@ -249,37 +298,52 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None, resume: str |
             _seed_epoch(data.train, config.seed, epoch)
             epoch_start = time.perf_counter()
             stats: dict = {}
+
+            def record(step: int, images: int, loss: float, acc: float, epoch: int = epoch) -> None:
+                history.steps.append(StepRecord(epoch - 1 + step / steps_per_epoch, images_seen + images, loss, acc))
+
             try:
                 train_acc, train_loss = train(
                     data.train, train_model, loss_fn, optimizer, set_lr=set_lr, autocast_dtype=amp_dtype,
                     scaler=scaler, channels_last=channels_last, check_every=config.check_every,
-                    progress=config.progress, epoch=epoch, stats=stats)
+                    progress=config.progress, epoch=epoch, stats=stats, record=record, record_every=record_every)
             except KeyboardInterrupt:
-                history.stopped = "interrupted"
-                resume_hint = f"; resume from {out_dir / 'last.pt'}" if out_dir and history.epochs else ""
-                say(f"Interrupted during epoch {epoch}: returning the history of the "
-                    f"{len(history.epochs)} finished epoch(s){resume_hint}")
-                break
+                _stop_interrupted(history, out_dir, f"during epoch {epoch}")
+                return history
             seconds = time.perf_counter() - epoch_start
-            spent += seconds
-            sync_buffers(model)
-            images_seen += stats.get("images", 0)
-            test_acc, test_loss = test(data.test, model, eval_loss_fn, autocast_dtype=amp_dtype,
-                                       channels_last=channels_last, progress=config.progress)
-            record = EpochRecord(epoch, train_acc, train_loss, test_acc, test_loss, lr_now, seconds, images_seen)
-            is_best = test_acc >= history.best_test_acc
-            history.append(record)
-            if config.time_budget is not None and spent >= config.time_budget:
-                history.stopped = "time budget"
-            say(f"epoch {epoch:2d}  train acc {train_acc:6.2%}  loss {train_loss:.3f}  |  "
-                f"test acc {test_acc:6.2%}  loss {test_loss:.3f}  |  lr {lr_now:.4f}  {seconds:5.1f} s")
-            if out_dir:
-                save_checkpoint(out_dir / "last.pt", model, data, config, history, optimizer, epoch, spent)
-                if is_best:
-                    save_checkpoint(out_dir / "best.pt", model, data, config, history, None, epoch, spent)
-                history.save(out_dir / "history.json")
+            # The epoch is trained: a first Ctrl-C from here lets it be evaluated and saved, then stops.
+            with interrupts_held(f"Ctrl-C: finishing epoch {epoch}'s evaluation and checkpoint first "
+                                 "(Ctrl-C again to stop now and drop this epoch)") as held:
+                spent += seconds
+                sync_buffers(model)
+                images_seen += stats.get("images", 0)
+                test_acc, test_loss = test(data.test, model, eval_loss_fn, autocast_dtype=amp_dtype,
+                                           channels_last=channels_last, progress=config.progress)
+                held.shielded = True  # one epoch's files are written all together, or not at all
+                record = EpochRecord(epoch, train_acc, train_loss, test_acc, test_loss, lr_now, seconds,
+                                     images_seen)
+                is_best = test_acc >= history.best_test_acc
+                history.append(record)
+                if config.time_budget is not None and spent >= config.time_budget:
+                    history.stopped = "time budget"
+                elif epoch == config.epochs:
+                    history.stopped = "completed"
+                elif held.requested:
+                    history.stopped = "interrupted"
+                say(f"epoch {epoch:2d}  train acc {train_acc:6.2%}  loss {train_loss:.3f}  |  "
+                    f"test acc {test_acc:6.2%}  loss {test_loss:.3f}  |  lr {lr_now:.4f}  {seconds:5.1f} s")
+                if out_dir:
+                    save_checkpoint(out_dir / "last.pt", model, data, config, history, optimizer, epoch, spent)
+                    if is_best:
+                        save_checkpoint(out_dir / "best.pt", model, data, config, history, None, epoch, spent)
+                    history.save(out_dir / "history.json")
+            if held.requested and history.stopped in ("running", "interrupted"):
+                _stop_interrupted(history, out_dir, f"after epoch {epoch}")
+                return history
             if history.stopped == "time budget":
                 break
+    if history.stopped == "running":  # nothing left to train: the budget was spent before this run
+        history.stopped = "completed"
     return history
 
 

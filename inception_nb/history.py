@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["EpochRecord", "History"]
+__all__ = ["EpochRecord", "StepRecord", "History"]
 
 
 @dataclass
@@ -25,11 +24,22 @@ class EpochRecord:
 
 
 @dataclass
+class StepRecord:
+    """Training loss and accuracy averaged over the steps since the previous record, inside an epoch."""
+
+    epoch: float  # position in epochs: 0.5 is halfway through epoch 1, 1.0 its end
+    images_seen: int
+    train_loss: float
+    train_acc: float
+
+
+@dataclass
 class History:
     """Per-epoch metrics of a `fit` run, with the reason it stopped."""
 
     epochs: list = field(default_factory=list)
-    stopped: str = "completed"  # "completed", "time budget", "interrupted"
+    stopped: str = "completed"  # "running" while fit trains, then "completed", "time budget" or "interrupted"
+    steps: list = field(default_factory=list)  # StepRecords: a learning curve inside the epochs
 
     def append(self, record: EpochRecord) -> None:
         """Add one epoch's metrics."""
@@ -61,18 +71,21 @@ class History:
 
     def to_dict(self) -> dict:
         """Return a JSON-ready dict."""
-        return {"stopped": self.stopped, "epochs": [asdict(r) for r in self.epochs]}
+        return {"stopped": self.stopped, "epochs": [asdict(r) for r in self.epochs],
+                "steps": [asdict(r) for r in self.steps]}
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
         """Rebuild a History from `to_dict` output."""
-        return cls([EpochRecord(**r) for r in data["epochs"]], data.get("stopped", "completed"))
+        return cls([EpochRecord(**r) for r in data["epochs"]], data.get("stopped", "completed"),
+                   [StepRecord(**r) for r in data.get("steps", [])])  # histories before steps existed have none
 
     def save(self, path: str | Path) -> None:
-        """Write the history as JSON, atomically."""
-        tmp = Path(path).with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2))
-        os.replace(tmp, path)
+        """Write the history as JSON, atomically, under a temporary name of its own."""
+        from .checkpoint import atomic_write  # checkpoint imports the model; keep `import history` light
+
+        text = json.dumps(self.to_dict(), indent=2)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
     @classmethod
     def load(cls, path: str | Path) -> History:

@@ -31,9 +31,19 @@ def open_image(path: str | Path, size: int | None = None) -> Image.Image:
             if size:
                 img.draft(None, (size, size))  # JPEG decodes at 1/2..1/8 scale: phone photos load ~10x faster
             # phones store photos sideways plus an EXIF rotation tag; honour it or students train on rotated images
-            return ImageOps.exif_transpose(img)
+            image = ImageOps.exif_transpose(img)
+    except PermissionError:
+        raise unreadable(path) from None
     except Exception as e:  # PIL signals a bad file with OSError, SyntaxError, ValueError, struct.error, ...
         raise undecodable(path, e) from None
+    image.info["path"] = str(path)  # so a mode we cannot convert is reported with the file's name
+    return image
+
+
+def unreadable(path: Path) -> DataError:
+    """Return the error for a file or folder the user may not read."""
+    return DataError(f"permission denied: cannot read {path}. Fix: give yourself read access (chmod u+r, or "
+                     "u+rx for a folder) or move it out of the dataset.")
 
 
 def undecodable(path: Path, error: Exception) -> DataError:
@@ -42,13 +52,49 @@ def undecodable(path: Path, error: Exception) -> DataError:
 
 
 def _to_mode(img: Image.Image, mode: str) -> Image.Image:
+    where = img.info.get("path", "the image")
     if img.mode.startswith("I"):
         # PIL clips 16-bit values at 255 when converting to 8 bits, which turns a 16-bit scan white: scale instead
-        img = Image.fromarray((np.asarray(img, dtype=np.float32) / 257).clip(0, 255).astype(np.uint8))
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+        values = np.asarray(img, dtype=np.float64)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise DataError(f"image {where} has pixel mode {img.mode} with values {values.min():g} to "
+                            f"{values.max():g}, beyond the 0-65535 of a 16-bit image. Fix: save it as an 8- or "
+                            "16-bit PNG.")
+        img = Image.fromarray(np.round(values / 257).astype(np.uint8))
+    elif img.mode == "F":
+        # Floats come in two scales: 0-1 (scientific exports; Pillow would clip them to black) and Pillow's
+        # own 0-255 (what L.convert("F") makes). Anything else has no agreed brightness and is refused.
+        values = np.asarray(img, dtype=np.float64)
+        low, high = (values.min(), values.max()) if values.size else (0.0, 0.0)
+        if not (np.isfinite(values).all() and low >= 0 and high <= 255):
+            raise DataError(f"image {where} has pixel mode F (floating point) with values {low:g} to {high:g}; "
+                            "only 0-1 or 0-255 have a defined brightness. Fix: scale it to 0-1 or save it as an "
+                            "8-bit PNG.")
+        img = Image.fromarray(np.round(values * (255 if high <= 1 else 1)).astype(np.uint8))
+    elif img.mode == "LAB":
+        img = _lab_to_rgb(img, where)
+    elif img.mode == "La":
+        img = img.convert("LA")  # premultiplied alpha: Pillow converts it to nothing else
+    if img.mode in ("RGBA", "LA", "PA", "RGBa") or "transparency" in img.info:
         # transparent pixels hold arbitrary colours (often black); a cut-out object is meant to be seen on white
         img = Image.alpha_composite(Image.new("RGBA", img.size, (255, 255, 255, 255)), img.convert("RGBA"))
-    return img.convert(mode)
+    try:
+        return img.convert(mode)
+    except ValueError as e:
+        raise DataError(f"image {where} has pixel mode {img.mode}, which cannot be converted to {mode} ({e}). "
+                        "Fix: re-export it as an RGB or grayscale PNG/JPEG.") from None
+
+
+def _lab_to_rgb(img: Image.Image, where: str) -> Image.Image:
+    try:
+        from PIL import ImageCms
+
+        lab_to_srgb = ImageCms.buildTransformFromOpenProfiles(
+            ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB")
+        return ImageCms.applyTransform(img, lab_to_srgb)
+    except (ImportError, OSError, ValueError) as e:  # Pillow built without LittleCMS
+        raise DataError(f"image {where} has pixel mode LAB, which this Pillow cannot convert ({e}). Fix: "
+                        "re-export it as an RGB PNG/JPEG.") from None
 
 
 def to_uint8(img: Image.Image, image_size: int, channels: int) -> torch.Tensor:
@@ -77,5 +123,7 @@ def check_header(path: Path) -> None:
     try:
         with Image.open(path):
             pass
+    except PermissionError:
+        raise unreadable(path) from None
     except Exception as e:
         raise undecodable(path, e) from None

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogFormatter, MaxNLocator
 from torch import Tensor, nn
 
 from .analysis import BRANCH_LABELS, class_indices
@@ -106,8 +106,33 @@ def _gallery_axes(n: int, ncols: int | None, cell=(2.0, 2.3)) -> tuple[Figure, l
     return fig, list(axes[:n])
 
 
+def _train_curve(history: History, key: str) -> tuple[list, list]:
+    # A training metric at its epoch positions: recorded inside the epochs when it was, else once per epoch.
+    if history.steps:
+        return [s.epoch for s in history.steps], [getattr(s, key) for s in history.steps]
+    return history.column("epoch"), history.column(key)
+
+
+class _PlainLog(LogFormatter):  # log-axis labels as 0.5, 2, 30 instead of 5e-01, 2x10^0
+    def _num_to_string(self, x, vmin, vmax):
+        return f"{x:g}"
+
+
+def _log_y(ax: Axes) -> None:
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(_PlainLog(labelOnlyBase=False))
+    ax.yaxis.set_minor_formatter(_PlainLog(labelOnlyBase=False, minor_thresholds=(2, 0.4)))
+    ax.grid(alpha=0.3, which="both")
+
+
+def _epoch_axis(ax: Axes, title: str, ylabel: str, log: bool = False) -> None:
+    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
+    _log_y(ax) if log else ax.grid(alpha=0.3)
+
+
 def plot_history(history, figsize=(11, 4)) -> Figure:
-    """Return a two-panel figure: loss and accuracy (%) per epoch, for train and test."""
+    """Return loss (log scale) and accuracy (%) for train (inside the epochs when recorded) and test per epoch."""
     if isinstance(history, dict):  # a loaded history.json
         history = History.from_dict(history)
     epochs = history.column("epoch")
@@ -118,12 +143,13 @@ def plot_history(history, figsize=(11, 4)) -> Figure:
     marker = "o" if len(epochs) <= 25 else None
     accs = history.column("train_acc") + history.column("test_acc")
     scale = 1 if max(accs) > 1 else 100  # History stores fractions; accept percentages too
-    for ax, key, k, ylabel in ((loss_ax, "loss", 1, "loss (cross-entropy)"), (acc_ax, "acc", scale, "accuracy (%)")):
-        for split, style in (("train", "-"), ("test", "--")):
-            ax.plot(epochs, [v * k for v in history.column(f"{split}_{key}")], style, marker=marker, label=split)
-        ax.set(xlabel="epoch", ylabel=ylabel, title=ylabel.split(" ")[0].capitalize())
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
+    for ax, key, k, ylabel, title in ((loss_ax, "loss", 1, "loss (cross-entropy, log scale)", "Loss"),
+                                      (acc_ax, "acc", scale, "accuracy (%)", "Accuracy")):
+        train_x, train_y = _train_curve(history, f"train_{key}")
+        ax.plot(train_x, [v * k for v in train_y], "-", marker=None if history.steps else marker, label="train")
+        ax.plot(epochs, [v * k for v in history.column(f"test_{key}")], "--", marker=marker, label="test")
+        _epoch_axis(ax, title, ylabel, log=key == "loss")
+        ax.set_xlim(left=0 if history.steps else None)
         ax.legend()
     test_acc = [v * scale for v in history.column("test_acc")]
     best = int(np.argmax(test_acc))
@@ -259,21 +285,28 @@ def plot_branch_maps(maps: dict, image=None, channels_per_branch: int = 6, mean=
         img_ax = fig.add_subplot(gs[:, 0])
         _show(img_ax, _image_array(image, mean, std))
         img_ax.set_title("input image")
+    scales = []
     for r, (key, t) in enumerate(maps.items()):
         t = torch.as_tensor(t).float()
         if t.dim() != 3:
             raise ValueError(f"maps[{key!r}] must be [channels, h, w], got shape {tuple(t.shape)}")
         top = t.mean((1, 2)).argsort(descending=True)[:k].tolist()
         vmax = max(float(t[top].max()), 1e-6)  # one scale per row: brighter = stronger response
+        row, shown = [], None
         for j in range(k):
             ax = fig.add_subplot(gs[r, j + extra])
             _blank(ax)
+            row.append(ax)
             if j < len(top):
-                ax.imshow(t[top[j]].numpy(), cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
+                shown = ax.imshow(t[top[j]].numpy(), cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
                 ax.set_title(f"ch {top[j]}", fontsize=8)
             if j == 0:
                 ax.set_ylabel(f"{BRANCH_LABELS.get(key, key)}\n{t.shape[0]} channels", rotation=0,
                               ha="right", va="center")
+        scales.append((shown, row))
+    for shown, row in scales:  # after all maps, so the colour bars come last in fig.axes
+        if shown is not None:
+            fig.colorbar(shown, ax=row, shrink=0.9, pad=0.01, label="activation")
     fig.suptitle(title or f"The {k} most active channels of each branch (brighter = stronger response)")
     return fig
 
@@ -329,18 +362,38 @@ def plot_prediction_grid(images, results: list, mean=None, std=None, true: Seque
 
 
 def plot_comparison(histories: dict, figsize=(11, 4)) -> Figure:
-    """Return test loss and test accuracy per epoch for several named runs on shared axes."""
+    """Return training loss (log scale) and test accuracy per epoch: {name: History or [History per seed]}."""
     if not histories:
-        raise ValueError("histories is empty; pass {'run name': History, ...}")
+        raise ValueError("histories is empty; pass {'run name': History or [History, ...], ...}")
     fig = figure(figsize)
-    loss_ax, acc_ax = fig.subplots(1, 2)
-    for name, history in histories.items():
-        epochs = history.column("epoch")
-        loss_ax.plot(epochs, history.column("test_loss"), marker="o", label=name)
-        acc_ax.plot(epochs, [100 * a for a in history.column("test_acc")], marker="o", label=name)
-    for ax, label in ((loss_ax, "test loss"), (acc_ax, "test accuracy (%)")):
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-    acc_ax.legend()
+    loss_ax, acc_ax = fig.subplots(1, 2, sharex=True)  # both panels from epoch 0
+    for i, (name, runs) in enumerate(histories.items()):
+        for j, history in enumerate(runs if isinstance(runs, (list, tuple)) else [runs]):
+            style = dict(color=f"C{i}", alpha=0.85, label=None if j else name)  # one colour per variant
+            loss_ax.plot(*_train_curve(history, "train_loss"), lw=1.2, **style)
+            acc_ax.plot(history.column("epoch"), [100 * a for a in history.column("test_acc")], marker="o", **style)
+    _epoch_axis(loss_ax, "Training loss", "loss (cross-entropy, log scale)", log=True)
+    _epoch_axis(acc_ax, "Test accuracy after each epoch", "test accuracy (%)")
+    loss_ax.set_xlim(left=0)
+    acc_ax.legend(fontsize=9)
+    fig.suptitle("One line per run; runs of the same variant (other seeds) share its colour")
+    return fig
+
+
+def plot_curves(loss: dict, acc: dict | None = None, xlabel: str = "training images seen",
+                title: str | None = None, figsize=(11, 4)) -> Figure:
+    """Return loss curves (log scale), and accuracy curves when given, for named runs: {name: (x, y)}."""
+    if not loss:
+        raise ValueError("loss is empty; pass {'run name': (x values, loss values), ...}")
+    fig = figure(figsize)
+    panels = [(loss, "training loss (log scale)", True)] + ([(acc, "training accuracy (%)", False)] if acc else [])
+    for ax, (curves, ylabel, log) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        for name, (x, y) in curves.items():
+            if len(x) != len(y):
+                raise ValueError(f"curve {name!r} has {len(x)} x values but {len(y)} y values")
+            ax.plot(x, y, marker="o", ms=3, label=name)
+        ax.set(xlabel=xlabel, ylabel=ylabel, title=ylabel.split(" (")[0].capitalize())
+        _log_y(ax) if log else ax.grid(alpha=0.3)
+        ax.legend(fontsize=9)
+    fig.suptitle(title or "")
     return fig

@@ -16,7 +16,10 @@ def image_files(folder) -> list:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"folder {folder} does not exist; pass a folder that holds image files")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    # A sub-folder can be named like an image ("set.png/"), and macOS leaves hidden "._photo.jpg" companions
+    # that are not images: only visible files count.
+    files = sorted(p for p in folder.iterdir()
+                   if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file())
     if not files:
         raise DataError(f"folder {folder} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}); "
                         f"add some or pass another folder")

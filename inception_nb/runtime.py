@@ -17,11 +17,9 @@ __all__ = ["pick_device", "model_device", "autocast_dtype", "autocast", "uses_ch
 def pick_device(name: str | torch.device | None = None) -> torch.device:
     """Return the requested device, or the best available: cuda, then mps, then cpu."""
     if name:
-        device = torch.device(name)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {str(name)!r} was requested but CUDA is not available; "
-                             "use TrainConfig.device='cpu' (or None for the best available)")
-        return device
+        from .checks import check_device
+
+        return check_device(str(name))
     if torch.cuda.is_available():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():

@@ -14,7 +14,6 @@ PY
 echo "== benchmark (GPU: bf16 autocast, channels_last)"
 "$PY" -m inception_nb bench --device cuda --image-size 96 --batch-size 256 --steps 20 --json | tee "$OUT/bench.json"
 echo "== full profile: 96x96x3, 4 minutes of training"
-"$PY" -m inception_nb train --data fashion-mnist --image-size 96 --channels 3 --batch-size 256 \
-    --time-budget 240 --out "$OUT/full" --json | tee "$OUT/train.json"
+"$PY" -m inception_nb train --profile full --time-budget 240 --out "$OUT/full" --overwrite --json | tee "$OUT/train.json"
 echo "== nbval over the notebooks on the GPU"
 timeout 240 "$PY" -m pytest notebooks --nbval -q -p no:cacheprovider 2>&1 | tail -15 | tee "$OUT/nbval.txt"

@@ -202,3 +202,27 @@ def test_torchrun_two_cpu_ranks_end_with_identical_weights_and_one_set_of_files(
     result_lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(result_lines) == 1, "only rank 0 may print results"
     assert json.loads(result_lines[0])["world_size"] == 2
+
+
+def test_train_records_means_since_the_previous_record():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16)
+    model = nn.Linear(4, 2)
+    calls = []
+    acc, loss = train(loader, model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+                      record=lambda *args: calls.append(args), record_every=2)
+    assert [(step, images) for step, images, _, _ in calls] == [(2, 32), (4, 64)]
+    assert sum(c[2] for c in calls) / 2 == pytest.approx(loss)  # equal-sized chunks: their means average out
+    assert sum(c[3] for c in calls) / 2 == pytest.approx(acc)
+
+
+@pytest.mark.slow  # trains a model
+def test_fit_records_a_learning_curve_inside_each_epoch(small_data, tmp_path):
+    history = fit(small_model(), small_data, config(tmp_path))
+    steps = history.steps
+    assert len(steps) == 2 * len(small_data.train)  # 4 steps per epoch: one record each
+    assert [s.epoch for s in steps] == sorted(s.epoch for s in steps) and steps[-1].epoch == pytest.approx(2.0)
+    assert steps[-1].images_seen == history.images_seen
+    assert all(s.train_loss > 0 and 0 <= s.train_acc <= 1 for s in steps)
+    assert History.load(tmp_path / "run" / "history.json").steps == steps

@@ -14,7 +14,7 @@ from PIL import Image
 from torch import nn
 
 from inception_nb import analysis, diagram, plots
-from inception_nb.history import EpochRecord, History
+from inception_nb.history import EpochRecord, History, StepRecord
 from inception_nb.model import INCEPTION_TABLE, InceptionV1
 
 CLASSES = ["cat", "dog", "bird"]
@@ -151,9 +151,9 @@ def test_plot_branch_maps_rows_labelled_and_most_active_channels_first():
     maps["3x3"][2] = 5.0
     maps["3x3"][0] = 1.0
     fig = plots.plot_branch_maps(maps, image=torch.rand(1, 12, 12), channels_per_branch=2)
-    assert len(fig.axes) == 1 + 4 * 2
+    assert len(fig.axes) == 1 + 4 * 2 + 4  # the image, two maps per branch, one colour bar per branch
     assert fig.axes[0].get_title() == "input image"
-    row_labels = [ax.get_ylabel() for ax in fig.axes[1::2]]
+    row_labels = [ax.get_ylabel() for ax in fig.axes[1:9:2]]
     assert [label.split("\n")[0] for label in row_labels] == list(plots.BRANCH_LABELS.values())
     assert [ax.get_title() for ax in fig.axes[3:5]] == ["ch 2", "ch 0"]
     with pytest.raises(ValueError, match="empty"):
@@ -199,3 +199,48 @@ def test_figures_are_not_left_open_in_pyplot():
     diagram.draw_inception_block()
     plots.plot_history(_history())
     assert plt.get_fignums() == []
+
+
+def _history_with_steps() -> History:
+    history = _history()
+    for i in range(1, 31):  # ten records per epoch
+        history.steps.append(StepRecord(i / 10, i * 64, 2.3 / i, min(0.1 + i / 40, 0.9)))
+    return history
+
+
+def test_plot_history_draws_the_records_inside_epochs_on_a_log_loss_axis():
+    fig = plots.plot_history(_history_with_steps())
+    loss_ax, acc_ax = fig.axes
+    train_line = loss_ax.lines[0]
+    assert len(train_line.get_xdata()) == 30 and train_line.get_xdata()[0] == pytest.approx(0.1)
+    assert loss_ax.get_yscale() == "log" and acc_ax.get_yscale() == "linear"
+    assert np.allclose(acc_ax.lines[0].get_ydata()[:2], [12.5, 15.0])  # fractions shown as percent
+    assert all(float(t).is_integer() for t in loss_ax.xaxis.get_major_locator().tick_values(0, 3))
+    assert plots.plot_history(_history_with_steps().to_dict()).axes[0].lines[0].get_xdata().size == 30
+
+
+def test_plot_comparison_one_colour_per_variant_and_a_line_per_seed():
+    runs = {"a": [_history_with_steps(), _history_with_steps()], "b": _history()}
+    fig = plots.plot_comparison(runs)
+    loss_ax, acc_ax = fig.axes
+    assert loss_ax.get_yscale() == "log" and loss_ax.get_title() and acc_ax.get_title()
+    assert len(loss_ax.lines) == 3 and len(acc_ax.lines) == 3
+    assert loss_ax.lines[0].get_color() == loss_ax.lines[1].get_color() != loss_ax.lines[2].get_color()
+    assert [t.get_text() for t in acc_ax.get_legend().get_texts()] == ["a", "b"]
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_comparison({})
+
+
+def test_plot_curves_puts_loss_on_a_log_axis_and_checks_lengths():
+    fig = plots.plot_curves({"sgd": ([1, 2, 3], [2.3, 2.2, 2.1])}, {"sgd": ([1, 2, 3], [10, 12, 15])}, title="race")
+    assert [ax.get_yscale() for ax in fig.axes] == ["log", "linear"]
+    assert fig._suptitle.get_text() == "race"
+    with pytest.raises(ValueError, match="2 x values but 3"):
+        plots.plot_curves({"bad": ([1, 2], [1, 2, 3])})
+
+
+def test_plot_branch_maps_has_one_colour_scale_per_branch():
+    maps = {key: torch.ones(4, 3, 3) * (i + 1) for i, key in enumerate(plots.BRANCH_LABELS)}
+    fig = plots.plot_branch_maps(maps, channels_per_branch=2)
+    colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert [cb.get_ylim()[1] for cb in colorbars] == [1.0, 2.0, 3.0, 4.0]  # each row on its own scale
