@@ -8,7 +8,8 @@ outputs are copied from the English notebook untouched.
 
     python -m inception_nb.zh build             # write notebooks/zh/ (make zh)
     python -m inception_nb.zh check             # is notebooks/zh/ current and every cell translated?
-    python -m inception_nb.zh todo [--write]    # the cells to translate; --write appends stubs marked TODO
+    python -m inception_nb.zh todo              # the English text of the cells to translate or update
+    python -m inception_nb.zh stub              # todo, and append those cells as stubs marked TODO
     python -m inception_nb.zh link-english      # add the pointer to the Chinese edition to the English notebooks
 """
 
@@ -327,7 +328,7 @@ def link_english(root: Path = REPO_ROOT) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command (build, check, todo [--write], link-english); return the exit status."""
+    """Run one command (build, check, todo, stub, link-english); return the exit status."""
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "check"
     if command == "build":
@@ -335,15 +336,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote notebooks/zh/ ({len(english_notebooks())} notebooks)")
     elif command == "check":
         problems = check()
-    elif command == "todo":
-        print(todo(write="--write" in args) or "every markdown cell has a current translation")
+    elif command in ("todo", "stub"):
+        print(todo(write=command == "stub") or "every markdown cell has a current translation")
         return 0
     elif command == "link-english":
         for path in link_english():
             print(f"added the pointer to {path.relative_to(REPO_ROOT)}")
         return 0
     else:
-        print(f"unknown command {command!r}; use build, check, todo [--write] or link-english", file=sys.stderr)
+        print(f"unknown command {command!r}; use build, check, todo, stub or link-english", file=sys.stderr)
         return 2
     for problem in problems:
         print(problem)

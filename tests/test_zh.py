@@ -140,7 +140,6 @@ def test_nbval_does_not_collect_the_chinese_notebooks():
     assert ".ipynb::" not in listing.stdout, listing.stdout
 
 
-@pytest.mark.slow
 def test_chinese_setup_notebook_runs_headless(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
@@ -164,7 +163,6 @@ def test_chinese_exercises_switch_the_checks_to_chinese_once():
         assert len(added) == 1 and len(cells) == len(english_cells) + 1, english.name
 
 
-@pytest.mark.slow
 def test_chinese_exercise_solution_prints_its_check_in_chinese():
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
