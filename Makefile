@@ -35,3 +35,9 @@ lint: setup
 # Only what the project rebuilds: runs/ holds the models users trained (the README says keep them there).
 clean:
 	rm -rf out
+
+# The Simplified Chinese edition: notebooks/zh/ from the executed English notebooks plus notebooks/zh/translations/.
+# Run it after re-executing the English notebooks; `python -m inception_nb.zh todo` lists cells to translate.
+.PHONY: zh
+zh: setup
+	$(PY) -m inception_nb.zh build

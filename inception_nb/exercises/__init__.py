@@ -19,7 +19,9 @@ from .checks_ablation import check_ablation, check_naive_model
 from .checks_block import check_block_arithmetic, check_inception_block
 from .checks_training import check_aux_head, check_aux_loss, check_aux_step, check_train_loop, check_training_run
 from .grading import format_grades, grade_folder, grade_notebook, write_csv
+from .messages import language, set_language
 
 __all__ = ["ExerciseError", "check_inception_block", "check_block_arithmetic", "check_train_loop",
            "check_training_run", "check_aux_head", "check_aux_loss", "check_aux_step", "check_naive_model",
-           "check_ablation", "grade_notebook", "grade_folder", "format_grades", "write_csv"]
+           "check_ablation", "grade_notebook", "grade_folder", "format_grades", "write_csv", "set_language",
+           "language"]

@@ -14,13 +14,19 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .messages import say
+
 
 class ExerciseError(AssertionError):
     """A check failed: the message says what is wrong and gives a hint."""
 
 
+def _message(what: str, hint: str) -> str:
+    return f"{what}\n{say('hint_label')}{hint}"
+
+
 def _fail(what: str, hint: str) -> None:
-    raise ExerciseError(f"{what}\nHINT: {hint}")
+    raise ExerciseError(_message(what, hint))
 
 
 def _ok(message: str) -> None:
@@ -35,23 +41,21 @@ def _seeded(seed: int = 0):
         yield
 
 
-def _run(what: str, fn: Callable, *args: Any, hint: str = "the traceback above points at the line of your code "
-                                                           "that failed") -> Any:
+def _run(what: str, fn: Callable, *args: Any, hint: str | None = None) -> Any:
     """Call student code; turn what it raises into an ExerciseError that names the call."""
     owner = getattr(fn, "__module__", None) or ""
     if owner.startswith("inception_nb."):  # the reference itself, imported or returned, passes any comparison
-        _fail(f"{what} runs the package's own code ({owner}), not yours",
-              "write it yourself in the cell above: the package's version is what your code is compared with")
+        _fail(say("run.package", what=what, owner=owner), say("run.package.hint"))
     try:
         return fn(*args)
     except ExerciseError:
         raise
     except NotImplementedError as e:
-        raise ExerciseError(f"{what} is not written yet ({e or 'NotImplementedError'}).\nHINT: replace the "
-                            "`raise NotImplementedError(...)` lines in the cell above with your code, run that "
-                            "cell, then this one.") from None
+        raise ExerciseError(_message(say("run.not_written", what=what, error=e or "NotImplementedError"),
+                                     say("run.not_written.hint"))) from None
     except Exception as e:
-        raise ExerciseError(f"{what} raised {type(e).__name__}: {e}\nHINT: {hint}") from e
+        raise ExerciseError(_message(say("run.raised", what=what, error_type=type(e).__name__, error=e),
+                                     hint or say("run.raised.hint"))) from e
 
 
 def _count(module: nn.Module) -> int:
@@ -66,8 +70,7 @@ def _copy_state(src: nn.Module, dst: nn.Module, what: str) -> None:
     """Load src's tensors into dst in registration order, matching shapes, whatever dst calls them."""
     values, keys = list(src.state_dict().values()), list(dst.state_dict())
     if _shapes(src) != _shapes(dst):
-        _fail(f"{what}: its layers do not line up with the reference's: your tensors have shapes {_shapes(dst)}, "
-              f"the reference's {_shapes(src)}", "create the layers in __init__ in the order the task lists them")
+        _fail(say("copy.misaligned", what=what, got=_shapes(dst), want=_shapes(src)), say("copy.misaligned.hint"))
     dst.load_state_dict(dict(zip(keys, values)))
 
 
@@ -77,11 +80,11 @@ def _close(a: float, b: float) -> bool:
 
 def _number(value: Any, what: str) -> float:
     if value is ...:
-        _fail(f"{what} is still `...`", "replace `...` with your answer and run the cell again")
+        _fail(say("number.ellipsis", what=what), say("number.ellipsis.hint"))
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _fail(f"{what} should be a number, got {value!r}", "write a number or arithmetic such as 192 * 64 + 64")
+        _fail(say("number.not_number", what=what, value=value), say("number.not_number.hint"))
     return float(value)
 
 

@@ -10,15 +10,13 @@ from torch import nn
 
 from ..model import INCEPTION_TABLE, InceptionBlock
 from .checks import _copy_state, _count, _fail, _number, _ok, _run, _seeded
+from .messages import say
 
 # ----------------------------------------------------------------------------- exercise 1: the block
 
 _ROW = (12, 5, 3, 7, 2, 4, 6)  # a small Table 1 row whose sizes all differ, so mixed-up arguments show
 _NAMES = ("branch1 (1x1)", "branch2 (1x1 -> 3x3)", "branch3 (1x1 -> 5x5)", "branch4 (pool -> 1x1)")
-_LAYOUT = ("branch1 is one unit: 1x1 conv to ch1x1, BatchNorm2d, ReLU",
-           "branch2 is a 1x1 unit to ch3x3red, then a 3x3 unit (padding=1) to ch3x3; a unit is conv, BatchNorm2d, ReLU",
-           "branch3 is a 1x1 unit to ch5x5red, then a 5x5 unit (padding=2) to ch5x5; a unit is conv, BatchNorm2d, ReLU",
-           "branch4 is nn.MaxPool2d(3, stride=1, padding=1), then a 1x1 unit (conv, BatchNorm2d, ReLU) to pool_proj")
+_LAYOUT = ("block.layout1", "block.layout2", "block.layout3", "block.layout4")  # message keys, one per branch
 
 
 def _branches(block: nn.Module) -> list:
@@ -30,11 +28,10 @@ def check_inception_block(cls: Callable[..., nn.Module]) -> None:
     with _seeded():
         block = _run(f"{getattr(cls, '__name__', 'the block')}{_ROW}", cls, *_ROW)
         if not isinstance(block, nn.Module):
-            _fail(f"calling the class returned {type(block).__name__}, not an nn.Module", "subclass nn.Module")
+            _fail(say("block.not_module", type_name=type(block).__name__), say("hint.subclass"))
         missing = [f"branch{i}" for i, b in enumerate(_branches(block), 1) if not isinstance(b, nn.Module)]
         if missing:
-            _fail(f"the block has no module attribute {', '.join(missing)}",
-                  "name the branches self.branch1 ... self.branch4 (1x1, 3x3, 5x5, pool), each an nn.Sequential")
+            _fail(say("block.missing_branches", names=", ".join(missing)), say("block.missing_branches.hint"))
         counts = [_count(b) for b in _branches(block)]
         refs = [InceptionBlock(*_ROW, conv_bias=bias) for bias in (True, False)]  # bias=False is fine too
         ref = next((r for r in refs if [_count(b) for b in _branches(r)] == counts), None)
@@ -42,10 +39,10 @@ def check_inception_block(cls: Callable[..., nn.Module]) -> None:
             k = next(i for i in range(4) if counts[i] != _count(_branches(refs[0])[i]))
             want, bn = _count(_branches(refs[0])[k]), sum(_count(m) for m in _branches(refs[0])[k].modules()
                                                           if isinstance(m, nn.BatchNorm2d))
-            hint = _LAYOUT[k]
+            hint = say(_LAYOUT[k])
             if counts[k] in (want - bn, want - bn - bn // 2):
-                hint = "BatchNorm2d is missing: every conv is followed by BatchNorm2d(out_channels). " + hint
-            _fail(f"{_NAMES[k]} has {counts[k]:,} parameters; for the row {_ROW} it should have {want:,}", hint)
+                hint = say("block.bn_missing", layout=hint)
+            _fail(say("block.param_count", name=_NAMES[k], count=counts[k], row=_ROW, want=want), hint)
         with torch.no_grad():
             for m in ref.modules():  # non-trivial BatchNorm, so a missing ReLU or a swapped layer shows
                 if isinstance(m, nn.BatchNorm2d):
@@ -56,31 +53,26 @@ def check_inception_block(cls: Callable[..., nn.Module]) -> None:
             x = torch.randn(2, _ROW[0], 6, 6)
             parts = [b(x) for b in _branches(ref.eval())]
             for name, branch in zip(_NAMES, _branches(block.eval())):
-                size = tuple(_run(f"{name} on a 2 x 12 x 6 x 6 input", branch, x).shape[-2:])
+                size = tuple(_run(say("block.branch_input", name=name), branch, x).shape[-2:])
                 if size != (6, 6):
-                    _fail(f"{name} turns a 6 x 6 input into {size[0]} x {size[1]}", "pad so every branch keeps "
-                          "H x W: 3x3 conv padding=1, 5x5 conv padding=2, max pool stride=1 and padding=1")
-            out = _run("the block's forward", block, x, hint="each branch works on its own, so look at how forward "
-                       "joins them: torch.cat([...the four branch outputs...], dim=1)")
+                    _fail(say("block.size", name=name, height=size[0], width=size[1]), say("block.size.hint"))
+            out = _run(say("block.forward"), block, x, hint=say("block.forward.hint"))
         want = torch.cat(parts, 1)
         if not isinstance(out, torch.Tensor) or out.shape != want.shape:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            _fail(f"for an input of shape {tuple(x.shape)} the block returned {got}, expected {tuple(want.shape)}",
-                  "return torch.cat([...the four branch outputs...], dim=1): channels are dimension 1")
+            _fail(say("block.shape", shape=tuple(x.shape), got=got, want=tuple(want.shape)), say("block.shape.hint"))
         if not torch.allclose(out, want, atol=1e-5):
             if (out < 0).any():
-                _fail("the output has negative values", "a ReLU is missing after the last BatchNorm of a branch")
+                _fail(say("block.negative"), say("block.negative.hint"))
             sizes = [p.shape[1] for p in parts]
             for order in itertools.permutations(range(4)):
                 chunks = out.split([sizes[i] for i in order], 1)
                 if all(torch.allclose(c, parts[i], atol=1e-5) for c, i in zip(chunks, order)):
-                    _fail(f"the branches are concatenated in the order {', '.join(_NAMES[i] for i in order)}",
-                          "concatenate in the order branch1, branch2, branch3, branch4 (1x1, 3x3, 5x5, pool)")
+                    _fail(say("block.order", order=", ".join(_NAMES[i] for i in order)), say("block.order.hint"))
             k = next(i for i, c in enumerate(out.split(sizes, 1)) if not torch.allclose(c, parts[i], atol=1e-5))
-            _fail(f"{_NAMES[k]} computes something different from the reference with the same weights",
-                  _LAYOUT[k] + "; check that no ReLU is missing in between and that the layers come in this order")
-        big = _count(_run("building inception (3a)", cls, *INCEPTION_TABLE["inception3a"]))
-    _ok(f"{cls.__name__} matches the reference block; inception (3a) built with it has {big:,} parameters")
+            _fail(say("block.differs", name=_NAMES[k]), say("block.differs.hint", layout=say(_LAYOUT[k])))
+        big = _count(_run(say("block.build3a"), cls, *INCEPTION_TABLE["inception3a"]))
+    _ok(say("block.ok", name=cls.__name__, params=big))
 
 
 # ----------------------------------------------------------------------------- exercise 2: arithmetic
@@ -93,15 +85,13 @@ def _arithmetic_key_hints(block: nn.Module, naive: nn.Module) -> dict:
         w = sum(c.weight.numel() for c in convs)
         b = sum(c.out_channels for c in convs)
         hints[f"branch{i}_params"] = {
-            w: "you counted the conv weights only: add one bias per filter and BatchNorm's 2 parameters per channel",
-            w + b: "add BatchNorm's γ and β: 2 parameters per output channel of each conv",
-            w + 2 * b: "add the conv biases: one per filter",
-            w + 5 * b: "BatchNorm's running mean and variance are buffers, not parameters: count 2 per channel",
+            w: say("arith.weights_only"),
+            w + b: say("arith.add_bn"),
+            w + 2 * b: say("arith.add_bias"),
+            w + 5 * b: say("arith.buffers"),
         }
         if i in (2, 3):
-            hints[f"branch{i}_params"][_count(_branches(naive)[i - 1])] = (
-                "this branch starts with its 1x1 reduction: count that conv too, and let the big conv read only "
-                "the reduced channels")
+            hints[f"branch{i}_params"][_count(_branches(naive)[i - 1])] = say("arith.reduction_first")
     return hints
 
 
@@ -117,41 +107,31 @@ def check_block_arithmetic(answers: dict) -> None:
     expected.update({f"branch{i}_params": _count(b) for i, b in enumerate(_branches(block), 1)})
     expected.update(total_params=cost["params"], total_macs=cost["macs"], naive_branch2_params=_count(naive.branch2))
     if not isinstance(answers, dict):
-        _fail(f"answers should be a dict, got {type(answers).__name__}", "run the answers cell above first")
+        _fail(say("arith.not_dict", type_name=type(answers).__name__), say("arith.not_dict.hint"))
     missing = [k for k in expected if k not in answers]
     if missing:
-        _fail(f"answers has no {', '.join(map(repr, missing))}", "keep every key of the template and fill in its value")
+        _fail(say("arith.missing", keys=", ".join(map(repr, missing))), say("arith.missing.hint"))
     hints = _arithmetic_key_hints(block, naive)
-    hints["total_macs"] = {cost["macs"] // (28 * 28): "that is the cost of one output position: multiply by the "
-                           "28 x 28 positions", 2 * cost["macs"]: "that counts FLOPs (2 per multiply-add): count "
-                           "each multiply-add once"}
+    hints["total_macs"] = {cost["macs"] // (28 * 28): say("arith.one_position"), 2 * cost["macs"]: say("arith.flops")}
     for key, want in expected.items():
         got = answers[key]
         _number(got, f"answers[{key!r}]") if got is ... else None  # a clear message for an unfilled answer
         if isinstance(want, (list, tuple)):
             if not isinstance(got, (list, tuple)) or len(got) != len(want):
-                _fail(f"answers[{key!r}] should be {len(want)} numbers, got {got!r}",
-                      "C, H, W of one image (no batch dimension)" if key == "out_shape" else "one number per branch")
+                _fail(say("arith.count", key=key, count=len(want), got=got),
+                      say("arith.count.shape" if key == "out_shape" else "arith.count.branches"))
             got = [int(_number(v, f"answers[{key!r}][{i}]")) for i, v in enumerate(got)]
             if got == list(want):
                 continue
             if key == "branch_channels" or got[0] != want[0]:
                 with_reductions = sum(channels) + row[2] + row[4]
-                _fail(f"answers[{key!r}] = {got} is not right",
-                      "the reductions (#3x3 reduce, #5x5 reduce) only feed the 3x3 and 5x5 convs: a branch outputs "
-                      "the channels of its LAST conv" if {with_reductions, row[2], row[4]} & set(got) else
-                      "the output stacks the four branches' channels: #1x1 + #3x3 + #5x5 + pool proj")
-            _fail(f"answers[{key!r}] = {got} is not right", "every branch keeps 28 x 28: the 3x3 conv pads by 1, "
-                  "the 5x5 by 2 and the 3x3 max pool (stride 1) by 1")
+                _fail(say("arith.wrong_list", key=key, got=got), say(
+                    "arith.last_conv" if {with_reductions, row[2], row[4]} & set(got) else "arith.stack"))
+            _fail(say("arith.wrong_list", key=key, got=got), say("arith.keep28"))
         value = _number(got, f"answers[{key!r}]")
         if value != want:
-            hint = hints.get(key, {}).get(int(value), {
-                "total_params": "add up the four branch counts (the max pool has no parameters)",
-                "total_macs": "per conv: H_out x W_out x in x out x k x k multiply-adds; biases and BatchNorm are "
-                              "not counted", "naive_branch2_params": "without the reduction, branch2 is one 3x3 "
-                              "unit reading all 192 input channels: weights + biases + 2 x 128 BatchNorm",
-            }.get(key, "per conv: in x out x k x k weights + out biases; per BatchNorm: 2 x channels"))
-            _fail(f"answers[{key!r}] = {value:,.0f} is not right", hint)
-    _ok(f"all {len(expected)} answers match inception (3a): {sum(channels)} x 28 x 28, {cost['params']:,} "
-        f"parameters, {cost['macs']:,} multiply-adds")
+            fallback = {"total_params": "arith.total_params", "total_macs": "arith.total_macs",
+                        "naive_branch2_params": "arith.naive_branch2"}.get(key, "arith.default")
+            _fail(say("arith.wrong", key=key, value=value), hints.get(key, {}).get(int(value), say(fallback)))
+    _ok(say("arith.ok", count=len(expected), channels=sum(channels), params=cost["params"], macs=cost["macs"]))
 
