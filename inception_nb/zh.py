@@ -3,8 +3,10 @@
 One translation file per notebook (``notebooks/zh/translations/<stem>.md``; the student and solution copies
 of an exercise share ``translations/exercises/<stem>.md``) holds, for each English markdown cell, a marker
 line ``<!-- cell <id> en:<hash> -->`` followed by the Chinese text. The hash is that of the English text the
-entry translates, so an English edit makes the entry stale instead of silently outdated. Code cells and their
-outputs are copied from the English notebook untouched.
+entry translates, so an English edit makes the entry stale instead of silently outdated. Code cells keep the
+English code and the English run's outputs; zh_outputs.py renders their printed prose, listed comments and
+check lines in Chinese, numbers untouched. Line breaks between two Chinese characters are joined (browsers
+would show them as spaces).
 
     python -m inception_nb.zh build             # write notebooks/zh/ (make zh)
     python -m inception_nb.zh check             # is notebooks/zh/ current and every cell translated?
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .paths import REPO_ROOT
+from .zh_outputs import Localiser, join_cjk_lines, load_catalogue
 
 __all__ = ["Translation", "english_notebooks", "chinese_path", "translation_path", "english_digest",
            "read_translations", "build_notebook", "build", "check", "todo", "link_english"]
@@ -71,6 +74,17 @@ def translation_path(english: Path, root: Path = REPO_ROOT) -> Path:
     if english.parent.parent.name == "exercises":
         return folder / "exercises" / f"{english.stem}.md"
     return folder / f"{english.stem}.md"
+
+
+def catalogue_path(root: Path = REPO_ROOT) -> Path:
+    """Return the output catalogue: the Chinese of prose printed by code cells, and of listed code comments."""
+    return root / "notebooks" / "zh" / "translations" / "outputs.toml"
+
+
+def translation_stem(english: Path, root: Path = REPO_ROOT) -> str:
+    """Return the name the output catalogue files a notebook under (its translation file's, without .md)."""
+    folder = root / "notebooks" / "zh" / "translations"
+    return translation_path(english, root).relative_to(folder).with_suffix("").as_posix()
 
 
 def english_text(cell: dict) -> str:
@@ -143,14 +157,21 @@ def _source(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
-def build_notebook(english: Path, entries: list[Translation], root: Path = REPO_ROOT) -> tuple[dict, list[str]]:
+def build_notebook(english: Path, entries: list[Translation], root: Path = REPO_ROOT,
+                   localiser: Localiser | None = None) -> tuple[dict, list[str]]:
     """Return the Chinese notebook of an English one, and the problems met (stale or missing translations)."""
     notebook = json.loads(english.read_text(encoding="utf-8"))
+    is_exercise = english.parent.parent.name == "exercises"
+    if localiser is None:
+        localiser = Localiser(load_catalogue(catalogue_path(root)), translation_stem(english, root),
+                              english.relative_to(root / "notebooks").as_posix(), check_lines=is_exercise)
     by_key = {(e.cell_id, e.digest): e for e in entries}
     by_id = {e.cell_id: e for e in entries}
     name = english.relative_to(root / "notebooks").as_posix()
     problems, first_markdown = [], True
-    for cell in notebook["cells"]:
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] == "code":
+            notebook["cells"][index] = localiser.cell(cell)
         if cell["cell_type"] != "markdown":
             continue
         text, cell_id = english_text(cell), cell.get("id")
@@ -166,15 +187,15 @@ def build_notebook(english: Path, entries: list[Translation], root: Path = REPO_
             problems.append(f"{name} cell {cell_id}: no translation (en:{digest})")
         elif entry.todo:
             problems.append(f"{name} cell {cell_id}: translation marked TODO")
-        chinese = rewrite_links(entry.text, english, root) if entry else text
+        chinese = rewrite_links(join_cjk_lines(entry.text), english, root) if entry else text
         if first_markdown:
             link = _rel(english, chinese_path(english, root).parent)
             chinese = _with_pointer(chinese, CHINESE_POINTER.format(name=english.name, link=link))
             first_markdown = False
         cell["source"] = _source(chinese)
-    if english.parent.parent.name == "exercises":
+    if is_exercise:
         _add_language_cell(notebook["cells"])
-    return notebook, problems
+    return notebook, problems + localiser.problems
 
 
 def _add_language_cell(cells: list[dict]) -> None:
@@ -213,12 +234,23 @@ def _used_keys(english: Path) -> set[tuple[str, str]]:
 
 
 def _build_all(root: Path) -> tuple[dict[Path, dict], list[str]]:
-    built, problems, used = {}, [], {}
+    built, problems, used, localisers = {}, [], {}, {}
+    catalogue = load_catalogue(catalogue_path(root))
     for english in english_notebooks(root):
-        source = translation_path(english, root)
-        built[chinese_path(english, root)], found = build_notebook(english, read_translations(source), root)
+        source, stem = translation_path(english, root), translation_stem(english, root)
+        localiser = Localiser(catalogue, stem, english.relative_to(root / "notebooks").as_posix(),
+                              check_lines=english.parent.parent.name == "exercises")
+        built[chinese_path(english, root)], found = build_notebook(english, read_translations(source), root,
+                                                                   localiser)
         problems += found
         used.setdefault(source, set()).update(_used_keys(english))
+        localisers.setdefault(stem, []).append(localiser)
+    for copies in localisers.values():  # an entry counts as used when either copy of an exercise used it
+        copies[0].used.update(*(c.used for c in copies[1:]))
+        problems += copies[0].unused()
+    named = set(catalogue.get("outputs", {})) | set(catalogue.get("comments", {}))
+    problems += [f"{catalogue_path(root).relative_to(root)}: {stem!r} names no notebook"
+                 for stem in sorted(named - set(localisers))]
     return built, problems + _unused(root, used)
 
 
@@ -241,8 +273,9 @@ def _compare(english: Path, chinese: Path, expected: dict, root: Path) -> list[s
     if [c.get("id") for c in cells] != [c.get("id") for c in original]:
         return [f"{name}: its cells are not the English notebook's cells; run `make zh`"]
     problems = []
-    for ours, theirs in zip(cells, original):
-        if theirs["cell_type"] == "code" and ours != theirs:
+    wanted = [c for c in expected["cells"] if not is_language_cell(c)]
+    for ours, theirs, want in zip(cells, original, wanted):
+        if theirs["cell_type"] == "code" and ours != want:
             problems.append(f"{name} cell {theirs.get('id')}: code or outputs differ from the English notebook")
     if not problems and actual != expected:
         problems.append(f"{name}: out of date with its translations; run `make zh`")
