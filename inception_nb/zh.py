@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .paths import REPO_ROOT
-from .zh_outputs import Localiser, join_cjk_lines, load_catalogue
+from .zh_outputs import CatalogueError, Localiser, join_cjk_lines, load_catalogue
 
 __all__ = ["Translation", "english_notebooks", "chinese_path", "translation_path", "english_digest",
            "read_translations", "build_notebook", "build", "check", "todo", "link_english"]
@@ -142,9 +142,20 @@ def rewrite_links(text: str, english: Path, root: Path = REPO_ROOT) -> str:
             resolved = chinese_path(resolved, root.resolve())
         elif resolved == (root / "README.md").resolve():
             resolved = root.resolve() / "README.zh-CN.md"
+        elif resolved.suffix == ".md" and (chinese := chinese_readme(resolved, root)) is not None:
+            resolved = chinese
         return match.group("head") + _rel(resolved, here.resolve()) + hash_mark + anchor
 
     return LINK.sub(rewrite, text)
+
+
+def chinese_readme(english: Path, root: Path = REPO_ROOT) -> Path | None:
+    """Return the Chinese translation of a Markdown file under notebooks/ (same path under notebooks/zh/), if any."""
+    notebooks = (root / "notebooks").resolve()
+    if english.suffix != ".md" or notebooks not in english.parents or (notebooks / "zh") in english.parents:
+        return None
+    chinese = notebooks / "zh" / english.relative_to(notebooks)
+    return chinese if chinese.is_file() else None
 
 
 def _with_pointer(text: str, pointer: str) -> str:
@@ -364,6 +375,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command (build, check, todo, stub, link-english); return the exit status."""
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "check"
+    try:
+        return _run(command)
+    except CatalogueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(command: str) -> int:
     if command == "build":
         problems = build()
         print(f"wrote notebooks/zh/ ({len(english_notebooks())} notebooks)")

@@ -26,8 +26,8 @@ import tomllib
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["CJK", "join_cjk_lines", "load_catalogue", "numbers", "code_without_comments", "check_line_zh",
-           "Localiser"]
+__all__ = ["CJK", "CatalogueError", "join_cjk_lines", "load_catalogue", "numbers", "code_without_comments",
+           "check_line_zh", "Localiser"]
 
 # Chinese characters and the punctuation that sits among them: a line break between two of these renders as a
 # stray space in browsers, so the build joins such lines.
@@ -66,9 +66,20 @@ def code_without_comments(source: str) -> str:
     return "".join(lines)
 
 
+class CatalogueError(ValueError):
+    """The output catalogue cannot be read: the message names the file, the place and the fix."""
+
+
 def load_catalogue(path: Path) -> dict:
     """Read the output catalogue (an absent file is an empty one)."""
-    return tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise CatalogueError(f"{path} is not valid TOML ({err}). Fix: quote each English key and its Chinese "
+                             "text with \"...\" (or '...' when the text holds a double quote), one entry a line, "
+                             "and declare each [outputs.\"<stem>\".<cell id>] table once.") from None
 
 
 def _fields(template: str) -> list[tuple[str, str | None]]:
