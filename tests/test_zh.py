@@ -183,7 +183,7 @@ def test_chinese_exercise_solution_prints_its_check_in_chinese():
 # Other common translations of the glossary's terms; the edition keeps to one word per term.
 VARIANTS = {"批归一化": "批量归一化", "批标准化": "批量归一化", "全局均值池化": "全局平均池化", "感受域": "感受野",
             "特征映射": "特征图", "学习速率": "学习率", "权值衰减": "权重衰减", "标签平滑化": "标签平滑",
-            "过度拟合": "过拟合", "辅助分支": "辅助分类器"}
+            "过度拟合": "过拟合", "辅助分支": "辅助分类器", "主干": "初始卷积层"}
 
 
 def test_translations_use_the_glossary_terms():
