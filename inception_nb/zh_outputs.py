@@ -33,14 +33,17 @@ __all__ = ["CJK", "CatalogueError", "join_cjk_lines", "load_catalogue", "numbers
 # stray space in browsers, so the build joins such lines.
 CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\u2018-\u201f\u2014\u2026"
 _CJK_BREAK = re.compile(f"(?<=[{CJK}])\n[ \t]*(?=[{CJK}])")
+# After Chinese punctuation a line break is a stray space too, unless the next line starts a Markdown block.
+_PUNCTUATION_BREAK = re.compile(r"(?<=[\u3000-\u303f\uff00-\uffef])\n[ \t]*(?![-*+>|]\s|#|\d+[.)]\s|```|\n|$)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _TEXT_KINDS = ("text/markdown", "text/plain")
 CHECK_MARK = "✓ "
 
 
 def join_cjk_lines(text: str) -> str:
-    """Remove the line breaks (and a continuation's indent) that fall between two Chinese characters."""
-    return _CJK_BREAK.sub("", text)
+    """Remove the line breaks (and a continuation's indent) between two Chinese characters or after Chinese
+    punctuation, where a browser would show a space; a break before a new Markdown block stays."""
+    return _PUNCTUATION_BREAK.sub("", _CJK_BREAK.sub("", text))
 
 
 def numbers(text: str) -> Counter:

@@ -355,14 +355,19 @@ def test_no_line_break_between_two_chinese_characters():
             text = "".join(cell["source"])
             assert cell["cell_type"] != "markdown" or not CJK_BREAK.search(text), \
                 f"{chinese.relative_to(ROOT)} cell {cell['id']}: {CJK_BREAK.search(text).group(0)!r}"
+            assert cell["cell_type"] != "markdown" or zh_outputs.join_cjk_lines(text) == text, \
+                f"{chinese.relative_to(ROOT)} cell {cell['id']} breaks a line after Chinese punctuation"
     for path in chinese_prose_files():
-        found = CJK_BREAK.findall(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        found = CJK_BREAK.findall(text)
         assert not found, f"{path.relative_to(ROOT)} breaks lines between Chinese characters: {found[:5]}"
+        assert zh_outputs.join_cjk_lines(text) == text, f"{path.relative_to(ROOT)} breaks a line after punctuation"
 
 
 def test_translations_wrapped_between_chinese_characters_are_joined_at_build():
-    wrapped = "第一行的末尾\n  接着写；\n\n新段落\n- 列表\n- 第二项 word\n中文"
-    assert zh_outputs.join_cjk_lines(wrapped) == "第一行的末尾接着写；\n\n新段落\n- 列表\n- 第二项 word\n中文"
+    wrapped = "第一行的末尾\n  接着写；\n\n新段落：\n- 列表\n- 第二项 word\n中文，\nCVPR 2015。\n1. 一\n2. 二"
+    assert zh_outputs.join_cjk_lines(wrapped) == \
+        "第一行的末尾接着写；\n\n新段落：\n- 列表\n- 第二项 word\n中文，CVPR 2015。\n1. 一\n2. 二"
     sources = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "notebooks/zh/translations").rglob("*.md"))
     assert CJK_BREAK.search(sources), "the translation files are wrapped; the build is what joins them"
 
