@@ -110,7 +110,7 @@ def _render(template: str, values: dict[str, str]) -> str:
 
 
 def _ok_messages() -> dict[str, str]:
-    from .exercises.messages import MESSAGES  # the checks' catalogue; only its ".ok" lines start with ✓
+    from inception_nb.exercises.messages import MESSAGES  # the checks' catalogue; only its ".ok" lines start with ✓
 
     return {entry["en"]: entry["zh"] for key, entry in MESSAGES.items() if key.endswith(".ok")}
 
