@@ -4,9 +4,8 @@ One translation file per notebook (``notebooks/zh/translations/<stem>.md``; the 
 of an exercise share ``translations/exercises/<stem>.md``) holds, for each English markdown cell, a marker
 line ``<!-- cell <id> en:<hash> -->`` followed by the Chinese text. The hash is that of the English text the
 entry translates, so an English edit makes the entry stale instead of silently outdated. Code cells keep the
-English code and the English run's outputs; zh_outputs.py renders their printed prose, listed comments and
-check lines in Chinese, numbers untouched. Line breaks between two Chinese characters are joined (browsers
-would show them as spaces).
+English code and outputs, their printed prose, check lines and listed comments rendered in Chinese by
+zh_outputs.py (numbers untouched); line breaks a browser would show as spaces in Chinese text are joined.
 
     python -m tools.zh build             # write notebooks/zh/ (make zh)
     python -m tools.zh check             # is notebooks/zh/ current and every cell translated?
@@ -82,10 +81,12 @@ def catalogue_path(root: Path = REPO_ROOT) -> Path:
     return root / "notebooks" / "zh" / "translations" / "outputs.toml"
 
 
-def translation_stem(english: Path, root: Path = REPO_ROOT) -> str:
-    """Return the name the output catalogue files a notebook under (its translation file's, without .md)."""
-    folder = root / "notebooks" / "zh" / "translations"
-    return translation_path(english, root).relative_to(folder).with_suffix("").as_posix()
+def localiser(english: Path, root: Path = REPO_ROOT, catalogue: dict | None = None) -> Localiser:
+    """Return what renders a notebook's code cells in Chinese; the catalogue names it as its translation file."""
+    stem = translation_path(english, root).relative_to(catalogue_path(root).parent).with_suffix("").as_posix()
+    catalogue = load_catalogue(catalogue_path(root)) if catalogue is None else catalogue
+    return Localiser(catalogue, stem, english.relative_to(root / "notebooks").as_posix(),
+                     check_lines=english.parent.parent.name == "exercises")
 
 
 def english_text(cell: dict) -> str:
@@ -170,20 +171,17 @@ def _source(text: str) -> list[str]:
 
 
 def build_notebook(english: Path, entries: list[Translation], root: Path = REPO_ROOT,
-                   localiser: Localiser | None = None) -> tuple[dict, list[str]]:
+                   code: Localiser | None = None) -> tuple[dict, list[str]]:
     """Return the Chinese notebook of an English one, and the problems met (stale or missing translations)."""
     notebook = json.loads(english.read_text(encoding="utf-8"))
-    is_exercise = english.parent.parent.name == "exercises"
-    if localiser is None:
-        localiser = Localiser(load_catalogue(catalogue_path(root)), translation_stem(english, root),
-                              english.relative_to(root / "notebooks").as_posix(), check_lines=is_exercise)
+    code = code or localiser(english, root)
     by_key = {(e.cell_id, e.digest): e for e in entries}
     by_id = {e.cell_id: e for e in entries}
     name = english.relative_to(root / "notebooks").as_posix()
     problems, first_markdown = [], True
     for index, cell in enumerate(notebook["cells"]):
         if cell["cell_type"] == "code":
-            notebook["cells"][index] = localiser.cell(cell)
+            notebook["cells"][index] = code.cell(cell)
         if cell["cell_type"] != "markdown":
             continue
         text, cell_id = english_text(cell), cell.get("id")
@@ -205,9 +203,9 @@ def build_notebook(english: Path, entries: list[Translation], root: Path = REPO_
             chinese = _with_pointer(chinese, CHINESE_POINTER.format(name=english.name, link=link))
             first_markdown = False
         cell["source"] = _source(chinese)
-    if is_exercise:
+    if english.parent.parent.name == "exercises":
         _add_language_cell(notebook["cells"])
-    return notebook, problems + localiser.problems
+    return notebook, problems + code.problems
 
 
 def _add_language_cell(cells: list[dict]) -> None:
@@ -249,14 +247,11 @@ def _build_all(root: Path) -> tuple[dict[Path, dict], list[str]]:
     built, problems, used, localisers = {}, [], {}, {}
     catalogue = load_catalogue(catalogue_path(root))
     for english in english_notebooks(root):
-        source, stem = translation_path(english, root), translation_stem(english, root)
-        localiser = Localiser(catalogue, stem, english.relative_to(root / "notebooks").as_posix(),
-                              check_lines=english.parent.parent.name == "exercises")
-        built[chinese_path(english, root)], found = build_notebook(english, read_translations(source), root,
-                                                                   localiser)
+        source, code = translation_path(english, root), localiser(english, root, catalogue)
+        built[chinese_path(english, root)], found = build_notebook(english, read_translations(source), root, code)
         problems += found
         used.setdefault(source, set()).update(_used_keys(english))
-        localisers.setdefault(stem, []).append(localiser)
+        localisers.setdefault(code.stem, []).append(code)
     for copies in localisers.values():  # an entry counts as used when either copy of an exercise used it
         copies[0].used.update(*(c.used for c in copies[1:]))
         problems += copies[0].unused()
@@ -377,18 +372,12 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "check"
     try:
-        return _run(command)
+        problems = build() if command == "build" else check() if command == "check" else None
     except CatalogueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-
-
-def _run(command: str) -> int:
     if command == "build":
-        problems = build()
         print(f"wrote notebooks/zh/ ({len(english_notebooks())} notebooks)")
-    elif command == "check":
-        problems = check()
     elif command in ("todo", "stub"):
         print(todo(write=command == "stub") or "every markdown cell has a current translation")
         return 0
@@ -396,7 +385,7 @@ def _run(command: str) -> int:
         for path in link_english():
             print(f"added the pointer to {path.relative_to(REPO_ROOT)}")
         return 0
-    else:
+    elif command != "check":
         print(f"unknown command {command!r}; use build, check, todo, stub or link-english", file=sys.stderr)
         return 2
     for problem in problems:

@@ -130,7 +130,7 @@ class Localiser:
     def __init__(self, catalogue: dict, stem: str, name: str, check_lines: bool) -> None:
         self.cells = catalogue.get("outputs", {}).get(stem, {})
         self.comments = catalogue.get("comments", {}).get(stem, {})
-        self.name, self.check_lines = name, check_lines
+        self.stem, self.name, self.check_lines = stem, name, check_lines
         self.used: set[tuple[str, str]] = set()  # (cell id or "comments", key) of every entry applied
         self.problems: list[str] = []
         self._ok = _ok_messages() if check_lines else {}
