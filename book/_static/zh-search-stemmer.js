@@ -1,0 +1,6 @@
+// Sphinx 9.0's Chinese search data says `window.Stemmer = ChineseStemmer` but defines no ChineseStemmer, so every
+// page of the Chinese edition raised a ReferenceError and its search found nothing. Sphinx's Chinese search stems
+// Latin words the English way (sphinx/search/zh.py), so lend it the English stemmer that the same file defines.
+function ChineseStemmer() {
+  return new EnglishStemmer();
+}

@@ -1,0 +1,44 @@
+"""Sphinx configuration shared by both editions of the book (scripts/build_book.py builds them).
+
+The edition follows the language: `-D language=zh_CN` builds the Chinese one (book/editions.py).
+The notebooks are rendered with their committed outputs and never executed.
+"""
+
+import sys
+import tomllib
+from pathlib import Path
+
+BOOK = Path(__file__).resolve().parent
+ROOT = BOOK.parent
+sys.path.insert(0, str(BOOK))
+
+with open(ROOT / "pyproject.toml", "rb") as f:
+    REPOSITORY = tomllib.load(f)["project"]["urls"]["Repository"]
+
+extensions = ["myst_nb", "editions"]
+root_doc = "index"
+language = "en"
+exclude_patterns = ["**/.ipynb_checkpoints", "**/conftest.py"]
+copyright = "the inception-nb authors; text and figures CC BY 4.0, code MIT"
+
+# Render what was committed: no kernel, no network.
+nb_execution_mode = "off"
+# tqdm's progress widgets need widget JavaScript from a CDN; show their text form instead.
+nb_ipywidgets_js = {}
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
+myst_heading_anchors = 3
+
+html_theme = "sphinx_book_theme"
+html_static_path = [str(BOOK / "_static")]
+html_copy_source = False
+html_show_sourcelink = False
+html_theme_options = {
+    "repository_url": REPOSITORY,
+    "use_repository_button": True,
+    "use_download_button": False,
+    "home_page_in_toc": True,
+    "show_navbar_depth": 1,
+}
+
+book_repository_url = REPOSITORY
+book_repository_root = str(ROOT)
