@@ -9,7 +9,8 @@ Usage: python scripts/check_book.py [--site out/book/site] [--screenshots DIR]  
   (naturalWidth > 0), nothing it loads fails, and its language link opens the same page in the other edition,
   whose language link leads back.
 --screenshots writes DIR/book-en.png and DIR/book-zh.png, the top of one page of each edition (down to its first
-figure) as the browser drew it (the Chinese page needs a CJK font, e.g. Debian's fonts-wqy-microhei, to show its characters).
+figure) as the browser drew it (the Chinese page needs a CJK font, e.g. Debian's fonts-wqy-microhei, to show
+its characters).
 """
 
 from __future__ import annotations
