@@ -246,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     for line in broken + problems:
         print(f"  {line}")
     print(f"checked in {time.perf_counter() - started:.1f} s")
+    # One check per page (with its language link), per edition's search, the site root and the link check; a test
+    # runner's closing line, so that CI's log says what ran.
+    checks = visited + len(EDITIONS) + 2
+    failed = min(checks, len({problem.split(":")[0] for problem in problems}) + bool(broken))
+    print(f"book-check: {checks - failed} passed, {failed} failed")
     return 1 if broken or problems else 0
 
 
