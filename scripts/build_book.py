@@ -12,6 +12,7 @@ index.html that sends a visitor to the English edition. Publish DIR/site as it i
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import shutil
 import subprocess
@@ -48,15 +49,53 @@ def check_same_pages() -> list[Path]:
     return sorted(english)
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def progress_text(model_id: str, state: dict) -> str | None:
+    """Return what a tqdm progress widget showed when the notebook was saved, as tqdm prints it in a terminal
+    ("epoch 1 train: 100%|##########| 468/468 [...]"); "" for a bar tqdm hid when done; None if unknown."""
+    box = state.get(model_id, {}).get("state", {})
+    children = [state.get(c.removeprefix("IPY_MODEL_"), {}).get("state", {}) for c in box.get("children", [])]
+    layout = state.get(box.get("layout", "").removeprefix("IPY_MODEL_"), {}).get("state", {})
+    if len(children) != 3 or "max" not in children[1]:
+        return None
+    if layout.get("visibility") == "hidden":
+        return ""
+    left, bar, right = children
+    filled = round(10 * bar["value"] / bar["max"]) if bar["max"] else 10
+    text = f"{left['value']}|{'#' * filled}{' ' * (10 - filled)}|{right['value']}"
+    return html.unescape(text).replace("\u2007", " ")
+
+
+def with_progress_as_text(notebook: dict) -> dict:
+    """Replace the notebook's progress widgets by the text they showed: the widgets' JavaScript would come from a
+    CDN, and their plain-text fallback is tqdm's first line (0%), not what the run printed last."""
+    state = notebook.get("metadata", {}).pop("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    for cell in notebook["cells"]:
+        outputs = []
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get(WIDGET_VIEW)
+            text = progress_text(view["model_id"], state.get("state", {})) if view else None
+            if text is None:
+                outputs.append(output)
+            elif text:
+                outputs.append({**output, "data": {"text/plain": text}})
+        if "outputs" in cell:
+            cell["outputs"] = outputs
+    return notebook
+
+
 def stage(edition: str, source: Path) -> None:
     """Copy an edition's home page and notebooks into source/, keeping the notebook folder's layout; the copies
-    differ from the committed notebooks only in the hide-input tag of the first cell."""
+    differ from the committed notebooks only in the hide-input tag of the first cell and in progress bars shown as
+    the text they ended with."""
     shutil.rmtree(source, ignore_errors=True)
     source.mkdir(parents=True)
     shutil.copy2(BOOK / edition / "index.md", source / "index.md")
     for page in pages(edition):
         (source / page).parent.mkdir(parents=True, exist_ok=True)
-        notebook = json.loads((ROOT / EDITIONS[edition][0] / page).read_text(encoding="utf-8"))
+        notebook = with_progress_as_text(json.loads((ROOT / EDITIONS[edition][0] / page).read_text(encoding="utf-8")))
         for cell in notebook["cells"]:
             if cell.get("id") == FIRST_CELL_ID:
                 cell.setdefault("metadata", {}).setdefault("tags", []).append("hide-input")

@@ -90,3 +90,34 @@ def test_editions_map_a_notebook_link_to_its_page():
     assert editions.outside_link(Config, docs, "00_setup", "exercises/README.md") == (
         "https://github.com/o/r/blob/main/notebooks/exercises/README.md")
     assert editions.outside_link(Config, docs, "00_setup", "no_such_file.ipynb") is None
+
+
+def _progress_state(visibility: str | None) -> dict:
+    """The widget state tqdm.auto leaves in a notebook: an HBox of a label, a bar and the counts."""
+    def model(name: str, **state) -> dict:
+        return {"model_name": name, "state": state}
+    return {
+        "box": model("HBoxModel", children=["IPY_MODEL_left", "IPY_MODEL_bar", "IPY_MODEL_right"],
+                     layout="IPY_MODEL_layout"),
+        "layout": model("LayoutModel", visibility=visibility),
+        "left": model("HTMLModel", value="epoch\u20071\u2007train:\u2007100%"),
+        "bar": model("FloatProgressModel", value=468.0, max=468.0),
+        "right": model("HTMLModel", value="\u2007468/468\u2007[01:25&lt;00:00,\u2007acc=89.4%]"),
+    }
+
+
+def test_progress_widgets_become_the_text_they_ended_with():
+    assert build_book.progress_text("box", _progress_state(None)) == (
+        "epoch 1 train: 100%|##########| 468/468 [01:25<00:00, acc=89.4%]")
+    assert build_book.progress_text("box", _progress_state("hidden")) == "", "a bar tqdm hid (leave=False) is gone"
+    assert build_book.progress_text("other", _progress_state(None)) is None, "another widget is left alone"
+    nb = {"metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": _progress_state(None)}}},
+          "cells": [{"cell_type": "code", "outputs": [
+              {"output_type": "display_data", "metadata": {},
+               "data": {build_book.WIDGET_VIEW: {"model_id": "box"}, "text/plain": "epoch 1 train:   0%|"}}]},
+              {"cell_type": "markdown", "source": "x"}]}
+    out = build_book.with_progress_as_text(nb)
+    assert "widgets" not in out["metadata"], "the widget state would be embedded in the page"
+    assert out["cells"][0]["outputs"][0]["data"] == {"text/plain": "epoch 1 train: 100%|##########| 468/468 "
+                                                                   "[01:25<00:00, acc=89.4%]"}
+    assert "outputs" not in out["cells"][1]
