@@ -19,6 +19,7 @@ extensions = ["myst_nb", "editions"]
 root_doc = "index"
 language = "en"
 exclude_patterns = ["**/.ipynb_checkpoints", "**/conftest.py"]
+author = "the inception-nb authors"
 copyright = "the inception-nb authors; text and figures CC BY 4.0, code MIT"
 
 # Render what was committed: no kernel, no network.

@@ -99,10 +99,12 @@ def _language_link(app: Sphinx, pagename: str, templatename: str, context: dict,
 
 
 def _choose_edition(app: Sphinx, config: Config) -> None:
-    """Set the edition, its title and the theme's repository button from the language being built."""
+    """Set the edition, its title and the words of MyST-NB's fold button from the language being built."""
     config.book_edition = edition_of(config.language or "en")
     config.html_title = TITLES[config.book_edition]
     config.project = TITLES[config.book_edition]
+    if config.book_edition == "zh":  # MyST-NB's button on the folded first cell has no translation of its own
+        config.nb_code_prompt_show, config.nb_code_prompt_hide = "显示代码", "隐藏代码"
 
 
 def _add_edition_files(app: Sphinx) -> None:
