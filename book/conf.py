@@ -2,6 +2,12 @@
 
 The edition follows the language: `-D language=zh_CN` builds the Chinese one (book/editions.py).
 The notebooks are rendered with their committed outputs and never executed.
+
+Why Sphinx itself and not the `jupyter-book` command: Jupyter Book 2 (mystmd) downloads its theme from
+api.mystmd.org at build time (`jupyter-book build --html` 2.1.7 stops with "request to
+https://api.mystmd.org/templates/site/myst/book-theme failed" without that host), and Jupyter Book 1 is this
+same stack (Sphinx, MyST-NB, sphinx-book-theme) behind a command that would need `jupyter-book<2`, a cap the
+project's floors-only dependency rule (tests/test_foundation.py) does not allow.
 """
 
 import sys
