@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from inception_nb import first_cell
+from tools import first_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,7 @@ def test_every_notebook_has_the_generated_first_cell():
     assert len(paths) >= 6 + 5 + 5 + 5, "the numbered notebooks and the exercises were not all found"
     source = first_cell.cell_source()
     missing = [str(p.relative_to(ROOT)) for p in paths if not first_cell.has_first_cell(nbformat.read(p, 4), source)]
-    assert not missing, ("run `python -m inception_nb.first_cell && python -m inception_nb.exercises make`; "
+    assert not missing, ("run `python -m tools.first_cell && python -m inception_nb.exercises make`; "
                          f"these lack the current first cell: {missing}")
 
 
@@ -210,7 +210,7 @@ def test_every_link_to_the_repository_names_the_url_of_pyproject():
     linking = {path.relative_to(ROOT).as_posix() for path, _, _ in links}
     assert "README.md" in linking and "notebooks/00_setup.ipynb" in linking, "the README and the notebooks link it"
     other = sorted({f"{path.relative_to(ROOT)}: {repo}" for path, repo, _ in links if repo != owner_repo})
-    assert not other, (f"pyproject.toml names {owner_repo}; run `python -m inception_nb.first_cell --repository "
+    assert not other, (f"pyproject.toml names {owner_repo}; run `python -m tools.first_cell --repository "
                        f"https://github.com/{owner_repo}` to rewrite these links: {other}")
 
 
