@@ -401,6 +401,8 @@ def test_chinese_teachers_readme_translates_the_current_english_one():
 README_SECTIONS = {
     "## Install: what `make setup` does, and which versions": "## 安装：`make setup` 做了什么，装的是哪些版本",
     "## Run it elsewhere": "## 不用 make 的运行方式",
+    "## The repository URL in the links": "## 链接里的仓库地址",
+    "## Read it as a website (the book)": "## 网页版（book）",
     "## Where this series comes from": "## 本系列的来历",
     "## What each notebook teaches": "## 各笔记本讲什么",
     "## Your own dataset (ImageFolder)": "## 使用自己的数据集（ImageFolder 格式）",
