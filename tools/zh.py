@@ -24,6 +24,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from inception_nb.paths import atomic_write
+
 REPO_ROOT = Path(__file__).resolve().parent.parent  # tools/ sits at the root of a clone
 
 __all__ = ["Translation", "english_notebooks", "chinese_path", "translation_path", "english_digest",
@@ -103,10 +105,7 @@ def write_translations(path: Path, entries: list[Translation]) -> None:
 
 
 def _write_atomic(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(content, encoding="utf-8")
-    os.replace(temporary, path)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(content, encoding="utf-8"))
 
 
 def _rel(target: Path, start: Path) -> str:
