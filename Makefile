@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run lab test test-fast lint clean book book-check
+.PHONY: setup run lab test test-units test-notebooks test-fast lint clean book book-check
 
 setup: $(STAMP)
 
@@ -22,9 +22,18 @@ run: setup
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
-# Everything: the style check, every unit test and every notebook re-executed by nbval.
+# Everything: the style check, every unit test and every notebook re-executed by nbval. The two tiers share
+# nothing (tests write to temporary folders, the notebooks to runs/notebook), so they run side by side: much of
+# each is one busy core (starting Python processes and kernels, importing torch, building a wheel), and the
+# slower tier, the notebooks, sets the time. Each tier's output is printed whole when it ends.
 test: setup lint
-	$(PY) -m pytest tests notebooks --nbval -p no:cacheprovider
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-units test-notebooks
+
+test-units: setup
+	$(PY) -m pytest tests -p no:cacheprovider
+
+test-notebooks: setup
+	$(PY) -m pytest notebooks --nbval -p no:cacheprovider
 
 # The inner loop: unit tests not marked slow, no notebooks.
 test-fast: setup

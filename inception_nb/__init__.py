@@ -11,7 +11,8 @@ import importlib
 __version__ = "0.1.0"
 
 _HOMES = {
-    "InceptionV1": "model", "InceptionBlock": "model", "from_torchvision": "model", "to_torchvision": "model",
+    "InceptionV1": "model", "InceptionBlock": "model", "from_torchvision": "pretrained",
+    "to_torchvision": "pretrained",
     "layer_report": "lesson.report",
     "ModelConfig": "config", "DataConfig": "config", "TrainConfig": "config", "Profile": "config",
     "get_profile": "config",

@@ -11,15 +11,26 @@ import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
+import torch
+from torch import nn
+
 from . import __version__
-from .training.checkpoint import CheckpointError
+from .checks import check_image_size, check_model_config, check_seed, check_train_config, is_out_of_memory
 from .config import CLI_PROFILE, PROFILES, DataConfig, ModelConfig, TrainConfig, get_profile
-from .loops import TrainingDiverged
+from .data import load_data
 from .images import DataError
+from .lesson.report import torchsummary_table
+from .loops import TrainingDiverged, test
+from .model import PRESETS, min_input_size
+from .predict import format_predictions, image_files, predict_images
+from .training.bench import run_bench
+from .training.checkpoint import CheckpointError, data_for_checkpoint, load_checkpoint, read_checkpoint_info
+from .training.fit import fit
+from .training.runfolder import check_run_folder
+from .training.runtime import close_distributed, init_distributed, is_main_process, pick_device, say, world_size
 
 BAD_INPUT = 2
 INTERRUPTED = 130  # the shell's status for a process ended by Ctrl-C
-CONFIGS = {"ModelConfig": ModelConfig, "DataConfig": DataConfig, "TrainConfig": TrainConfig}
 # Config fields whose option is not just --field-name; seed sets DataConfig.seed and TrainConfig.seed together.
 FLAG_NAMES = {"dataset": "--data", "out_dir": "--out"}
 # What the CLI decides itself instead of taking an option: progress bars follow the terminal.
@@ -119,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="print one JSON object (default: text)")
 
     summary = sub.add_parser("summary", help="print the torchsummary table of a preset")
-    summary.add_argument("--preset", choices=("seed", "torchvision", "paper"), default="seed",
+    summary.add_argument("--preset", choices=tuple(PRESETS), default="seed",
                          help="default: %(default)s")
     summary.add_argument("--image-size", type=_positive(int), default=224, help="default: %(default)s")
     summary.add_argument("--num-classes", type=_positive(int), default=1000, help="default: %(default)s")
@@ -144,8 +155,6 @@ def _overrides(args, config_class: type) -> dict:
 
 def _resumed_profile(profile, resume: str):
     """Return `profile` with the settings of the run in `resume`, so options not given continue that run."""
-    from .training.checkpoint import read_checkpoint_info
-
     info = read_checkpoint_info(resume)
     model = {f.name: info.model_config[f.name] for f in fields(ModelConfig) if f.name in info.model_config}
     train = {f.name: info.train_config[f.name] for f in fields(TrainConfig)
@@ -158,15 +167,6 @@ def _resumed_profile(profile, resume: str):
 
 def cmd_train(args) -> dict:
     """Train as the arguments say; return the results dict."""
-    import torch
-
-    from .training.checks import check_model_config, check_seed, check_train_config
-    from .data import load_data
-    from .training.fit import fit
-    from .model import min_input_size
-    from .training.runfolder import check_run_folder
-    from .training.runtime import close_distributed, init_distributed, is_main_process, pick_device, world_size
-
     distributed = init_distributed()
     try:
         profile = get_profile(args.profile)
@@ -185,7 +185,7 @@ def cmd_train(args) -> dict:
         check_seed(data_config)
         check_model_config(model_config)
         min_size = min_input_size(model_config.preset, aux_logits=model_config.aux_logits)
-        _check_image_size(data_config.image_size, min_size, model_config.preset)
+        check_image_size(data_config.image_size, min_size, model_config.preset)
         out = Path(config.out_dir)
         if is_main_process():
             check_run_folder(out, args.resume, args.overwrite)
@@ -194,6 +194,8 @@ def cmd_train(args) -> dict:
         model = model_config.build(len(data.classes), data.channels)
         # With --json, stdout carries only the result object; the per-epoch lines go to stderr.
         with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            say(f"training on {device}: {data.num_train:,} images, {len(data.classes)} classes, "
+                f"{config.epochs} epoch(s) at most, writing {out}")
             history = fit(model, data, config, resume=args.resume, overwrite=args.overwrite)
         last = history.last
         if last is None:
@@ -213,20 +215,8 @@ def cmd_train(args) -> dict:
             close_distributed()
 
 
-def _check_image_size(size: int, min_size: int, model: str) -> None:
-    if size < min_size:
-        raise DataError(f"DataConfig.image_size {size} is smaller than the {model} model's minimum input size "
-                        f"{min_size}. Fix: set DataConfig.image_size to {min_size} or more.")
-
-
 def cmd_evaluate(args) -> dict:
     """Evaluate a checkpoint on a dataset's test split; return the results dict."""
-    import torch.nn as nn
-
-    from .training.checkpoint import data_for_checkpoint, load_checkpoint
-    from .loops import test
-    from .training.runtime import pick_device
-
     device = pick_device(args.device)
     model, info = load_checkpoint(args.checkpoint, device)
     data = data_for_checkpoint(info, args.data, args.batch_size, limit=args.limit, device=device)
@@ -239,9 +229,6 @@ def cmd_evaluate(args) -> dict:
 
 def cmd_predict(args) -> dict:
     """Predict image files (or folders of them); return {"predictions": [...]}."""
-    from .training.checkpoint import load_checkpoint
-    from .predict import image_files, predict_images
-
     model, info = load_checkpoint(args.checkpoint)
     paths = []
     for item in map(Path, args.images):
@@ -259,7 +246,6 @@ def _print(result: dict, as_json: bool) -> None:
         print(json.dumps(result))
         return
     if "predictions" in result:
-        from .predict import format_predictions
 
         print(format_predictions(result["predictions"]))
         return
@@ -272,21 +258,14 @@ def _print(result: dict, as_json: bool) -> None:
 
 def cmd_summary(args) -> None:
     """Print the torchsummary table of a preset."""
-    from .model import min_input_size
-    from .lesson.report import torchsummary_table
-
-    _check_image_size(args.image_size, min_input_size(args.preset, aux_logits=False), args.preset)
+    check_image_size(args.image_size, min_input_size(args.preset, aux_logits=False), args.preset)
     print(torchsummary_table(args.preset, args.image_size, args.num_classes))
 
 
 def cmd_bench(args) -> dict:
     """Benchmark our training step; return the figures."""
-    from .training.bench import run_bench
-    from .model import min_input_size
-    from .training.runtime import pick_device
-
     if args.image_size is not None:  # torchvision's GoogLeNet runs too, at its own minimum
-        _check_image_size(args.image_size, max(min_input_size(get_profile("cpu").model.preset),
+        check_image_size(args.image_size, max(min_input_size(get_profile("cpu").model.preset),
                                                min_input_size("torchvision")), "torchvision")
     pick_device(args.device)  # refuse a bad device before the measurements start
     return run_bench(args.image_size, args.batch_size, args.steps, verbose=not args.json, device=args.device,
@@ -301,8 +280,6 @@ MEMORY_OPTIONS = {"train": "--batch-size or --image-size", "bench": "--batch-siz
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
-    from .training.checks import is_out_of_memory
-
     args = build_parser().parse_args(argv)
     try:
         if args.command == "summary":

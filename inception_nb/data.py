@@ -9,7 +9,6 @@ import gzip
 import hashlib
 import os
 import signal
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +18,10 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from . import paths
+from .checks import check_data_config
 from .config import DataConfig
-from .images import IMAGE_EXTENSIONS, DataError, check_header, normalise, open_image, to_uint8, unreadable
+from .folders import balanced_subset, folder_sources
+from .images import DataError, normalise
 
 __all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_SIZE", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "DataConfig",
            "DataBundle", "DataError", "ImageBatches", "load_fashion_mnist", "loader_settings", "load_data"]
@@ -31,12 +32,6 @@ FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 # Pixel statistics of the 60,000 training images scaled to [0, 1]; tests/test_data.py recomputes them.
 FASHION_MNIST_MEAN = (0.2860,)
 FASHION_MNIST_STD = (0.3530,)
-# Photos get the usual ImageNet statistics; grayscale uses their luma (0.299 R + 0.587 G + 0.114 B), which is
-# close enough for normalisation and, unlike statistics measured on the folder, needs no pass over the images.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-IMAGENET_GRAY_MEAN = (0.4590,)
-IMAGENET_GRAY_STD = (0.2256,)
 _FASHION_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
                   "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 _SHA256 = {
@@ -170,19 +165,6 @@ class ImageBatches(Dataset):
         return x[0], y[0]
 
 
-class _ImageFiles:
-    """Image files decoded on demand to uint8 [C,S,S], in the DataLoader workers when there are any."""
-
-    def __init__(self, paths: list[Path], image_size: int, channels: int):
-        self.paths, self.image_size, self.channels = paths, image_size, channels
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return to_uint8(open_image(self.paths[i], self.image_size), self.image_size, self.channels)
-
-
 def _batch_is_ready(batch):
     return batch  # __getitems__ already built the batch; a module-level function so workers can pickle it
 
@@ -193,163 +175,17 @@ def _ignore_ctrl_c(worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-# ----------------------------------------------------------------------------- image folders
-
-def _is_hidden(name: str) -> bool:
-    return name.startswith(".") or name.startswith("__")  # .ipynb_checkpoints, .DS_Store, __MACOSX, ._photo.jpg
-
-
-def _listing(folder: Path) -> list[Path]:
-    try:
-        return list(folder.iterdir())
-    except PermissionError:
-        raise unreadable(folder) from None
-
-
-def _files_under(folder: Path) -> list[Path]:
-    # os.walk, unlike rglob, reports a folder it may not read instead of quietly finding nothing in it
-    def refuse(error: OSError) -> None:
-        raise unreadable(Path(error.filename)) if isinstance(error, PermissionError) else error
-
-    return [Path(top) / name for top, _, names in os.walk(folder, onerror=refuse) for name in names
-            if (Path(top) / name).is_file()]
-
-
-def _scan_folder(root: Path, classes: list[str] | None = None):
-    # -> image paths, labels, class names, and the non-image files it skipped
-    found = sorted(p.name for p in _listing(root) if p.is_dir() and not _is_hidden(p.name))
-    if not found:
-        loose = [p.name for p in root.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
-        hint = f" (it holds {len(loose)} loose images)" if loose else ""
-        raise DataError(f"no class folders in {root}{hint}. Fix: put the images in one sub-folder per class, "
-                        f"e.g. {root / 'cat' / '001.jpg'} and {root / 'dog' / '001.jpg'}.")
-    if classes is None:
-        classes = found
-    unknown = [c for c in found if c not in classes]
-    if unknown:
-        raise DataError(f"{root} has class folders that the training folder lacks: {', '.join(unknown)}. "
-                        "Fix: use the same class folder names in train/ and test/ (or val/).")
-    paths, labels, skipped = [], [], []
-    for name in found:
-        files = sorted(p for p in _files_under(root / name)
-                       if not any(_is_hidden(part) for part in p.relative_to(root / name).parent.parts))
-        images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS and not _is_hidden(p.name)]
-        if not images:
-            raise DataError(f"class folder {root / name} has no images. Fix: add images "
-                            f"({', '.join(sorted(IMAGE_EXTENSIONS))}) or delete the folder.")
-        keep = set(images)
-        skipped += [p for p in files if p not in keep]
-        paths += images
-        labels += [classes.index(name)] * len(images)
-    return paths, labels, classes, skipped
-
-
-def _class_ranks(labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    # a seeded shuffle, plus each image's position among its own class in that shuffle
-    perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-    rank = torch.empty_like(perm)
-    for c in labels.unique():
-        mask = labels[perm] == c
-        rank[mask] = torch.arange(int(mask.sum()))
-    return perm, rank
-
-
-def _limit(labels: torch.Tensor, limit: int | None, seed: int) -> torch.Tensor:
-    if limit is None or limit >= len(labels):
-        return torch.arange(len(labels))
-    perm, rank = _class_ranks(labels, seed)
-    return perm[torch.argsort(rank, stable=True)][:limit].sort().values  # round-robin over classes
-
-
-def _split_val(labels: torch.Tensor, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    counts = torch.bincount(labels)
-    # at least one validation image per class, but never a class's only image
-    n_val = (counts * val_fraction).round().long().clamp(min=1).minimum(counts - 1)
-    perm, rank = _class_ranks(labels, seed)
-    is_val = rank < n_val[labels[perm]]
-    return perm[~is_val].sort().values, perm[is_val].sort().values
-
-
-def _dataset_folder(dataset) -> Path:
-    """Return the folder DataConfig.dataset names, tried where paths.dataset_candidates says."""
-    candidates = paths.dataset_candidates(dataset)
-    found = next((path for path in candidates if path.exists()), None)
-    if found is None:
-        where = (f"{candidates[0]} does not exist" if len(candidates) == 1 else
-                 f"it does not exist in any place looked at: {', '.join(map(str, candidates))}")
-        raise DataError(f"dataset not found: DataConfig.dataset is {str(dataset)!r}, and {where}. Fix: set "
-                        "DataConfig.dataset to 'fashion-mnist' or to the path of a folder with one sub-folder of "
-                        "images per class (a relative path is tried from the working directory, "
-                        "INCEPTION_NB_DATA, ./data and the repository).")
-    return found
-
-
-def _folder_sources(config: DataConfig):
-    root = _dataset_folder(config.dataset)
-    if not root.is_dir():
-        raise DataError(f"dataset {root} is a file, not a folder. Fix: unpack it (e.g. unzip) and pass the "
-                        "folder.")
-    if not os.access(root, os.R_OK | os.X_OK):
-        raise unreadable(root)
-    # train/ plus test/ (or val/) is a ready-made split; anything else is one tree that we split ourselves
-    test_dir = next((root / d for d in ("test", "val") if (root / d).is_dir()), None)
-    if (root / "train").is_dir() and test_dir is not None:
-        paths, labels, classes, skipped = _scan_folder(root / "train")
-        test_paths, test_labels, _, test_skipped = _scan_folder(test_dir, classes)
-        skipped += test_skipped
-        train_idx, test_idx = torch.arange(len(paths)), len(paths) + torch.arange(len(test_paths))
-        paths, labels = paths + test_paths, labels + test_labels
-    else:
-        if not 0 < config.val_fraction < 1:
-            raise DataError(f"DataConfig.val_fraction must be between 0 and 1, got {config.val_fraction}. "
-                            f"Fix: use e.g. 0.1, or add train/ and test/ sub-folders to {root}.")
-        paths, labels, classes, skipped = _scan_folder(root)
-        train_idx, test_idx = _split_val(torch.tensor(labels), config.val_fraction, config.seed)
-    if len(classes) < 2:
-        raise DataError(f"{root} has only one class folder ({classes[0]}). Fix: add a folder per class (a "
-                        "classifier needs at least two), or for a ready-made split add test/ next to train/.")
-    if skipped:
-        more = f" and {len(skipped) - 20} more" if len(skipped) > 20 else ""
-        shown = ", ".join(str(p) for p in skipped[:20]) + more
-        warnings.warn(f"skipped {len(skipped)} non-image file(s) (not one of {', '.join(sorted(IMAGE_EXTENSIONS))}"
-                      f" or hidden): {shown}", stacklevel=3)
-    for p in paths:
-        check_header(p)
-    labels = torch.tensor(labels)
-    sources = []
-    for idx in (train_idx, test_idx):
-        idx = idx[_limit(labels[idx], config.limit, config.seed)]
-        sources.append((_ImageFiles([paths[i] for i in idx], config.image_size, config.channels), labels[idx]))
-    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if config.channels == 3 else (IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD)
-    return sources, classes, mean, std
-
-
 def _fashion_sources(config: DataConfig):
     sources = []
     for split in ("train", "test"):
         images, labels = load_fashion_mnist(split)
-        keep = _limit(labels, config.limit, config.seed)
+        keep = balanced_subset(labels, config.limit, config.seed)
         sources.append((images[keep].unsqueeze(1), labels[keep]))
     c = config.channels
     return sources, list(FASHION_MNIST_CLASSES), FASHION_MNIST_MEAN * c, FASHION_MNIST_STD * c
 
 
 # ----------------------------------------------------------------------------- loaders
-
-def _check_config(config: DataConfig, min_size: int) -> None:
-    if config.channels not in (1, 3):
-        raise DataError(f"DataConfig.channels must be 1 or 3, got {config.channels}. "
-                        "Fix: set DataConfig.channels to 1 (grayscale) or 3 (RGB).")
-    if config.image_size < max(min_size, 1):
-        raise DataError(f"DataConfig.image_size {config.image_size} is smaller than the model's minimum input size "
-                        f"{min_size}. Fix: set DataConfig.image_size to {max(min_size, 1)} or more.")
-    if config.batch_size < 1:
-        raise DataError(f"DataConfig.batch_size must be at least 1, got {config.batch_size}. "
-                        "Fix: set DataConfig.batch_size to e.g. 128.")
-    if config.limit is not None and config.limit < 1:
-        raise DataError(f"DataConfig.limit must be at least 1 (or None for all images), got {config.limit}. "
-                        "Fix: set DataConfig.limit to e.g. 1000.")
-
 
 def loader_settings(device: str | torch.device = "cpu") -> dict:
     """Return DataLoader keyword arguments (num_workers, pin_memory, persistent_workers) suited to device."""
@@ -372,11 +208,11 @@ def load_data(config: DataConfig, device: str | torch.device = "cpu", min_size: 
     if config.dataset is None or not str(config.dataset).strip():  # Path("") is the working directory: no scan
         raise DataError(f"DataConfig.dataset is empty ({config.dataset!r}). Fix: set DataConfig.dataset to "
                         "'fashion-mnist' or to the path of a folder with one sub-folder of images per class.")
-    _check_config(config, min_size)
+    check_data_config(config, min_size)
     if str(config.dataset).lower() == "fashion-mnist":
         sources, classes, mean, std = _fashion_sources(config)
     else:
-        sources, classes, mean, std = _folder_sources(config)
+        sources, classes, mean, std = folder_sources(config)
     (train_x, train_y), (test_x, test_y) = sources
     train_set = ImageBatches(train_x, train_y, config.image_size, config.channels, mean, std, config.augment)
     test_set = ImageBatches(test_x, test_y, config.image_size, config.channels, mean, std, augment=False)

@@ -4,7 +4,7 @@
   table has 190 rows and 7,012,472 parameters): conv + bias + BatchNorm + ReLU inside the blocks, a
   plain conv stem, padded floor-mode pools, and average pooling + dropout packed into ``inception5b``.
 - ``"torchvision"``: what ``torchvision.models.googlenet`` builds, so weights convert both ways with
-  :func:`from_torchvision` / :func:`to_torchvision`.
+  ``from_torchvision`` / ``to_torchvision`` (pretrained.py).
 - ``"paper"``: the network as the paper describes it: no BatchNorm, local response normalisation in
   the stem, and auxiliary heads with a 5x5/3 average pool.
 
@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    "PRESETS", "InceptionBlock", "InceptionAux", "InceptionOutputs", "InceptionV1",
-    "aux_loss", "min_input_size", "from_torchvision", "to_torchvision",
+    "PRESETS", "count_parameters", "InceptionBlock", "InceptionAux", "InceptionOutputs", "InceptionV1",
+    "aux_loss", "min_input_size",
 ]
 
 
@@ -77,6 +77,11 @@ INCEPTION_TABLE: dict[str, tuple[int, ...]] = {
     "inception5a": (832, 256, 160, 320, 32, 128, 128),
     "inception5b": (832, 384, 192, 384, 48, 128, 128),
 }
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Return the number of parameters (weights and biases) in `module`."""
+    return sum(p.numel() for p in module.parameters())
 
 
 def _preset(name: str) -> Preset:
@@ -171,7 +176,10 @@ class InceptionOutputs(NamedTuple):
 
 
 class InceptionV1(nn.Module):
-    """GoogLeNet: a conv stem, nine Inception blocks, global average pooling and a linear classifier."""
+    """GoogLeNet: a conv stem, nine Inception blocks, global average pooling and a linear classifier.
+
+    The defaults build the seed post's network exactly; `ModelConfig()` (the `cpu` recipe) differs on purpose.
+    """
 
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, preset: str = "seed",
                  aux_logits: bool = False, stem_batchnorm: bool = False, dropout: float | None = None) -> None:
@@ -332,67 +340,3 @@ def aux_loss(outputs: Tensor | tuple, target: Tensor, loss_fn: Callable[[Tensor,
         if aux is not None:
             loss = loss + aux_weight * loss_fn(aux, target)
     return loss
-
-
-# Modules that hold weights, as (torchvision GoogLeNet attribute, InceptionV1 attribute).
-_TORCHVISION_NAMES = [(n, n) for n in ("conv1", "conv2", "conv3", *INCEPTION_TABLE, "aux1", "aux2")]
-_TORCHVISION_NAMES.append(("fc", "classifier"))
-
-
-def _copy_weights(src: nn.Module, dst: nn.Module, pairs: list[tuple[str, str]]) -> None:
-    # Within one module both sides register their tensors in the same order, so zipping them with a
-    # shape and kind check maps e.g. torchvision's branch2.1.conv.weight onto our branch2.3.weight.
-    copied = 0
-    for src_name, dst_name in pairs:
-        s, d = getattr(src, src_name), getattr(dst, dst_name)
-        if s is None or d is None:
-            if s is not d:
-                raise ValueError(f"{src_name} exists on one model only; build both with the same aux_logits")
-            continue
-        s_state, d_state = s.state_dict(), d.state_dict()
-        if len(s_state) != len(d_state):
-            raise ValueError(f"{src_name} holds {len(s_state)} tensors but {dst_name} holds {len(d_state)}")
-        new_state = OrderedDict()
-        for (sk, sv), (dk, dv) in zip(s_state.items(), d_state.items()):
-            if sk.rsplit(".", 1)[-1] != dk.rsplit(".", 1)[-1] or sv.shape != dv.shape:
-                raise ValueError(f"cannot map {src_name}.{sk} {tuple(sv.shape)} onto {dst_name}.{dk} "
-                                 f"{tuple(dv.shape)}")
-            new_state[dk] = sv.detach().clone()
-            copied += sv.numel()
-        d.load_state_dict(new_state)
-    total = sum(v.numel() for v in dst.state_dict().values())
-    if copied != total:
-        raise ValueError(f"copied {copied} of {total} values; the two architectures differ")
-
-
-def from_torchvision(tv_model: nn.Module) -> InceptionV1:
-    """Return an InceptionV1(preset='torchvision') holding the weights of a torchvision GoogLeNet."""
-    from torchvision.models import GoogLeNet
-
-    if not isinstance(tv_model, GoogLeNet):
-        raise ValueError(f"from_torchvision needs a torchvision.models.GoogLeNet, got {type(tv_model).__name__}")
-    if tv_model.transform_input:
-        raise ValueError("tv_model.transform_input is True, which re-normalises inputs inside the model and "
-                         "InceptionV1 does not; set tv_model.transform_input = False and normalise images with "
-                         "mean=std=(0.5, 0.5, 0.5) instead, then convert")
-    model = InceptionV1(num_classes=tv_model.fc.out_features, in_channels=3, preset="torchvision",
-                        aux_logits=tv_model.aux1 is not None, dropout=tv_model.dropout.p)
-    _copy_weights(tv_model, model, _TORCHVISION_NAMES)
-    return model.train(tv_model.training)
-
-
-def to_torchvision(model: InceptionV1) -> nn.Module:
-    """Return a torchvision GoogLeNet (transform_input=False) holding the weights of a 'torchvision' preset model."""
-    from torchvision.models import GoogLeNet
-
-    if not isinstance(model, InceptionV1) or model.preset != "torchvision":
-        got = model.preset if isinstance(model, InceptionV1) else type(model).__name__
-        raise ValueError(f"to_torchvision needs an InceptionV1 with preset='torchvision', got {got!r}; only that "
-                         "preset has torchvision's layers (BatchNorm eps 1e-3, 3x3 '5x5' branch, ceil-mode pools)")
-    if model.in_channels != 3:
-        raise ValueError(f"torchvision's GoogLeNet takes 3-channel input, the model has in_channels="
-                         f"{model.in_channels}; build it with in_channels=3")
-    tv_model = GoogLeNet(num_classes=model.num_classes, aux_logits=model.aux_logits, transform_input=False,
-                         init_weights=False, dropout=model.dropout_p)
-    _copy_weights(model, tv_model, [(ours, theirs) for theirs, ours in _TORCHVISION_NAMES])
-    return tv_model.train(model.training)

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-__all__ = ["REPO_ROOT", "DATA_ROOT", "RUNS_DIR", "clone_root", "data_roots", "dataset_candidates", "runs_dir"]
+__all__ = ["REPO_ROOT", "DATA_ROOT", "RUNS_DIR", "clone_root", "data_roots", "dataset_candidates", "runs_dir",
+           "atomic_write"]
+
+TMP_SUFFIX = ".tmp"  # atomic_write's temporary files end so; checkpoint.remove_orphaned_temps finds them by it
 
 # The folder that holds the package: the repository in a clone (editable install, PYTHONPATH), site-packages
 # or a --target folder in a plain install.
@@ -102,3 +107,21 @@ REPO_ROOT = clone_root() or PACKAGE_PARENT
 # notebooks, the CLI and `make run` write training runs. Lookups at run time call the functions above.
 DATA_ROOT = _data_root()
 RUNS_DIR = runs_dir()
+
+
+def atomic_write(path, write: Callable[[Path], None]) -> None:
+    """Call `write(temporary path)`, then rename that file over `path`: the old file or the complete new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A name of our own per write (two writers never share a temporary file), created the way open()
+    # creates any file, so the result gets the umask's ordinary mode rather than mkstemp's 0600.
+    tmp = path.parent / f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TMP_SUFFIX}"
+    try:
+        open(tmp, "xb").close()
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())  # the rename must not reach the disk before the data does
+        os.replace(tmp, path)  # atomic on POSIX and Windows when on the same filesystem
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

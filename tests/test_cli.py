@@ -150,6 +150,7 @@ def test_bad_checkpoint_and_image_inputs_exit_2_with_one_line(trained, tmp_path,
     assert "classes" in _bad(["evaluate", "--checkpoint", str(out / "best.pt"), "--data", str(folder)], capsys)
 
 
+@pytest.mark.process
 def test_module_entry_point_runs_as_a_process():
     done = subprocess.run([sys.executable, "-m", "inception_nb", "train", "--data", "/no/such/folder"],
                           capture_output=True, text=True, timeout=120)

@@ -96,7 +96,7 @@ def test_library_field_names_become_cli_options_in_error_messages():
     assert cli.in_cli_words("halve TrainConfig.lr") == "halve --lr"
 
 
-def test_the_package_face_exports_issue_3s_names():
+def test_the_package_exports_its_public_names_on_first_use():
     from inception_nb import (  # noqa: F401
         DataConfig,
         InceptionBlock,

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from inception_nb import data, paths
+from inception_nb import data, folders, paths
 from inception_nb.config import DataConfig
 from inception_nb.data import (
     FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN, FASHION_MNIST_STD, load_data, load_fashion_mnist,
@@ -158,7 +158,7 @@ def test_native_size_without_augmentation_is_exactly_the_normalised_test_images(
     bundle = load_data(DataConfig(image_size=data.FASHION_MNIST_SIZE, batch_size=32, limit=200))
     x, y = next(iter(bundle.test))
     images, labels = load_fashion_mnist("test")
-    keep = data._limit(labels, 200, 0)[:32]
+    keep = folders.balanced_subset(labels, 200, 0)[:32]
     expected = (images[keep].float() / 255 - FASHION_MNIST_MEAN[0]) / FASHION_MNIST_STD[0]
     assert torch.allclose(x[:, 0], expected, atol=1e-6) and torch.equal(y, labels[keep])
 
@@ -180,8 +180,8 @@ def test_limit_caps_both_splits_with_every_class_equally():
 
 def test_limit_is_seeded():
     labels = load_fashion_mnist("train")[1]
-    assert torch.equal(data._limit(labels, 50, seed=0), data._limit(labels, 50, seed=0))
-    assert not torch.equal(data._limit(labels, 50, seed=0), data._limit(labels, 50, seed=1))
+    assert torch.equal(folders.balanced_subset(labels, 50, seed=0), folders.balanced_subset(labels, 50, seed=0))
+    assert not torch.equal(folders.balanced_subset(labels, 50, seed=0), folders.balanced_subset(labels, 50, seed=1))
 
 
 def test_train_order_is_shuffled_reproducibly_and_test_order_is_fixed():
@@ -317,7 +317,7 @@ def test_folder_of_mixed_modes_and_sizes_gives_uniform_batches(tmp_path):
         for x, y in batches:
             assert x.shape[1:] == (channels, 24, 24) and x.dtype == torch.float32 and torch.isfinite(x).all()
         assert bundle.classes == ["cat", "dog"] and bundle.num_train + bundle.num_test == 2 * len(FORMATS)
-        expected = data.IMAGENET_MEAN if channels == 3 else data.IMAGENET_GRAY_MEAN
+        expected = folders.IMAGENET_MEAN if channels == 3 else folders.IMAGENET_GRAY_MEAN
         assert bundle.mean == expected and len(bundle.std) == channels
 
 

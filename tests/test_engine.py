@@ -36,6 +36,15 @@ def config(tmp_path, **overrides) -> TrainConfig:
     return replace(base, **overrides)
 
 
+@pytest.fixture(scope="module")
+def finished_run(small_data, tmp_path_factory):
+    """One two-epoch run of fit, trained once for every test that only reads it: (model, history, folder)."""
+    folder = tmp_path_factory.mktemp("finished")
+    model = small_model()
+    history = fit(model, small_data, config(folder))
+    return model, history, folder / "run"
+
+
 def state_equal(a: nn.Module, b: nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -61,14 +70,13 @@ def test_post_train_and_test_loops_return_accuracy_and_mean_loss(small_data):
 
 
 @pytest.mark.slow  # trains a model
-def test_fit_records_history_and_writes_checkpoints(small_data, tmp_path):
-    history = fit(small_model(), small_data, config(tmp_path))
+def test_fit_records_history_and_writes_checkpoints(finished_run):
+    _, history, run = finished_run
     assert [r.epoch for r in history.epochs] == [1, 2]
     assert history.stopped == "completed"
     assert history.images_seen == 2 * (256 // 64) * 64, "training drops only the last partial batch"
     for record in history.epochs:
         assert 0 <= record.test_acc <= 1 and record.seconds > 0 and record.lr > 0
-    run = tmp_path / "run"
     assert {p.name for p in run.iterdir()} == {"best.pt", "last.pt", "history.json"}
     saved = History.load(run / "history.json")
     assert saved.column("test_acc") == history.column("test_acc")
@@ -104,10 +112,9 @@ def test_onecycle_warms_up_to_the_peak_then_falls_to_zero():
 
 
 @pytest.mark.slow  # trains a model
-def test_load_checkpoint_rebuilds_model_and_preprocessing(small_data, tmp_path):
-    model = small_model()
-    fit(model, small_data, config(tmp_path, epochs=1))
-    loaded, info = load_checkpoint(tmp_path / "run" / "last.pt")
+def test_load_checkpoint_rebuilds_model_and_preprocessing(small_data, finished_run):
+    model, _, run = finished_run
+    loaded, info = load_checkpoint(run / "last.pt")
     assert info.classes == small_data.classes and info.channels == 1 and info.image_size == 32
     assert info.mean == tuple(small_data.mean) and info.preset == "seed"
     assert state_equal(model.cpu(), loaded)
@@ -131,7 +138,7 @@ def test_atomic_write_keeps_previous_checkpoint_when_save_fails(tmp_path, monkey
 
 
 @pytest.mark.slow  # trains a model
-def test_bad_checkpoints_get_clear_errors(small_data, tmp_path):
+def test_bad_checkpoints_get_clear_errors(finished_run, tmp_path):
     garbage = tmp_path / "notes.pt"
     garbage.write_text("this is not a checkpoint")
     with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
@@ -142,8 +149,7 @@ def test_bad_checkpoints_get_clear_errors(small_data, tmp_path):
         load_checkpoint(plain)
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
-    fit(small_model(), small_data, config(tmp_path, epochs=1))
-    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    state = torch.load(finished_run[2] / "last.pt", weights_only=True)
     state["model_config"] = dict(state["model_config"], stem_batchnorm=False)
     torch.save(state, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="another architecture"):
@@ -152,11 +158,14 @@ def test_bad_checkpoints_get_clear_errors(small_data, tmp_path):
 
 @pytest.mark.slow  # trains a model
 @pytest.mark.parametrize("how", ["interrupted after epoch 1", "epochs=1 then --epochs 2"])
-def test_resume_gives_the_same_result_as_training_straight(small_data, tmp_path, how):
+def test_resume_gives_the_same_result_as_training_straight(small_data, finished_run, tmp_path, how):
     # A one-epoch run has its own complete schedule; only a constant one makes it a prefix of two.
     schedule = "onecycle" if how.startswith("interrupted") else "constant"
-    straight = small_model()
-    h_straight = fit(straight, small_data, config(tmp_path / "a", epochs=2, schedule=schedule))
+    if schedule == "onecycle":  # the finished run is this straight run (two epochs, onecycle)
+        straight, h_straight, _ = finished_run
+    else:
+        straight = small_model()
+        h_straight = fit(straight, small_data, config(tmp_path / "a", epochs=2, schedule=schedule))
     if how.startswith("interrupted"):
         data = replace(small_data, train=_InterruptingLoader(small_data.train, at_batch=0))
         assert fit(small_model(), data, config(tmp_path / "b", epochs=2)).stopped == "interrupted"
@@ -207,6 +216,7 @@ def test_interrupt_returns_history_and_keeps_last_checkpoint(small_data, tmp_pat
     assert info.epoch == 1
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_torchrun_two_cpu_ranks_end_with_identical_weights_and_one_set_of_files(tmp_path):
     torchrun = Path(sys.executable).parent / "torchrun"
@@ -239,11 +249,11 @@ def test_fit_learning_curve_points_are_means_since_the_previous_point():
 
 
 @pytest.mark.slow  # trains a model
-def test_fit_records_a_learning_curve_inside_each_epoch(small_data, tmp_path):
-    history = fit(small_model(), small_data, config(tmp_path))
+def test_fit_records_a_learning_curve_inside_each_epoch(small_data, finished_run):
+    _, history, run = finished_run
     steps = history.steps
     assert len(steps) == 2 * len(small_data.train)  # 4 steps per epoch: one record each
     assert [s.epoch for s in steps] == sorted(s.epoch for s in steps) and steps[-1].epoch == pytest.approx(2.0)
     assert steps[-1].images_seen == history.images_seen
     assert all(s.train_loss > 0 and 0 <= s.train_acc <= 1 for s in steps)
-    assert History.load(tmp_path / "run" / "history.json").steps == steps
+    assert History.load(run / "history.json").steps == steps

@@ -474,6 +474,7 @@ def run_module(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_builder_runs_from_the_package_in_another_folder(tmp_path):
     shutil.copytree(ROOT / "exercises", tmp_path / "course" / "exercises")
@@ -492,6 +493,7 @@ def test_builder_runs_from_the_package_in_another_folder(tmp_path):
         missing.stderr
 
 
+@pytest.mark.process
 def test_importing_the_checks_does_not_import_the_cli(tmp_path):
     code = "import sys, inception_nb.exercises; print(sorted(m for m in sys.modules if m.startswith('inception_nb')))"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -524,6 +526,7 @@ def shadowing_submission() -> nbformat.NotebookNode:
     return nb
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_grade_folder_runs_the_packages_checks_on_submissions(tmp_path):
     for student in ("alice", "bob", "carol"):
@@ -558,6 +561,7 @@ def test_grade_folder_runs_the_packages_checks_on_submissions(tmp_path):
         [(r["notebook"], r["check"], str(r["passed"]), r["message"]) for r in rows]
 
 
+@pytest.mark.process
 def test_grade_reports_a_notebook_that_is_no_exercise(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")]), tmp_path / "notes.ipynb")
     [row] = ex.grade_folder(tmp_path)

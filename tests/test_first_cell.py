@@ -106,12 +106,14 @@ def _run_cell(tmp_path: Path, cwd: Path, hide: tuple, path_dirs: list) -> dict:
     return {"stdout": done.stdout, "calls": calls, **json.loads(done.stdout.splitlines()[-1])}
 
 
+@pytest.mark.process
 def test_cell_does_nothing_where_the_package_is_importable(tmp_path):
     result = _run_cell(tmp_path, cwd=tmp_path, hide=(), path_dirs=[ROOT])
     assert result["calls"] == [], "no pip, no git where inception_nb imports"
     assert len(result["stdout"].splitlines()) == 1, "the cell prints nothing (nbval compares an empty output)"
 
 
+@pytest.mark.process
 def test_cell_in_a_clone_adds_it_to_the_path_and_installs_only_what_is_missing(tmp_path):
     clone = tmp_path / "clone"
     (clone / "inception_nb").mkdir(parents=True)
@@ -129,6 +131,7 @@ def test_cell_in_a_clone_adds_it_to_the_path_and_installs_only_what_is_missing(t
     assert not any(arg.startswith("torchsummary=") for arg in pip)
 
 
+@pytest.mark.process
 def test_cell_outside_a_clone_clones_the_repository_from_pyproject_url(tmp_path):
     work = tmp_path / "content"  # Colab's working directory
     work.mkdir()
@@ -152,6 +155,7 @@ def _python_without_the_package(tmp_path: Path) -> Path:
     return python
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_notebooks_00_and_01_run_where_the_package_is_not_installed(tmp_path):
     python = _python_without_the_package(tmp_path)

@@ -40,6 +40,7 @@ def run(site: Path, cwd: Path, *args: str, env: dict | None = None) -> subproces
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.process
 def test_the_installed_copy_is_what_imports_and_it_carries_the_licence(site, tmp_path):
     done = run(site, tmp_path, "-c", "import inception_nb; print(inception_nb.__file__)")
     assert Path(done.stdout.strip()) == site / "inception_nb" / "__init__.py", done.stderr
@@ -48,6 +49,7 @@ def test_the_installed_copy_is_what_imports_and_it_carries_the_licence(site, tmp
     assert not (site / "data").exists() and not (site / "runs").exists()
 
 
+@pytest.mark.process
 def test_without_data_anywhere_the_error_lists_where_it_looked(site, tmp_path):
     done = run(site, tmp_path, "-m", "inception_nb", "train", "--data", "fashion-mnist", "--epochs", "1")
     assert done.returncode == 2, done.stderr
@@ -57,6 +59,7 @@ def test_without_data_anywhere_the_error_lists_where_it_looked(site, tmp_path):
     assert "INCEPTION_NB_DATA" in message
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_train_evaluate_and_predict_from_another_working_directory(site, tmp_path):
     work = tmp_path / "work"
@@ -80,6 +83,7 @@ def test_train_evaluate_and_predict_from_another_working_directory(site, tmp_pat
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.process
 @pytest.mark.skipif(importlib.util.find_spec("inception_nb.exercises.build") is None,
                     reason="waits on branch `exercises`, which moves the exercise builder into the package")
 def test_exercises_make_from_another_working_directory(site, tmp_path):

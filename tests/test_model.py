@@ -13,9 +13,9 @@ import torchvision
 from torchsummary import summary
 
 from inception_nb.model import (
-    PRESETS, InceptionAux, InceptionBlock, InceptionOutputs, InceptionV1, aux_loss, from_torchvision, min_input_size,
-    to_torchvision,
+    PRESETS, InceptionAux, InceptionBlock, InceptionOutputs, InceptionV1, aux_loss, min_input_size,
 )
+from inception_nb.pretrained import from_torchvision, to_torchvision
 
 SEED_SUMMARY = Path(__file__).with_name("seed_summary.txt")
 ROW = re.compile(r"^\s*(\w+)-(\d+)\s+(\[[-\d, ]+\])\s+([\d,]+)\s*$")

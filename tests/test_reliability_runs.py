@@ -1,14 +1,15 @@
-"""Issue 13: nothing a user trained is lost; Ctrl-C anywhere ends cleanly; resume and seeds repeat a run exactly.
+"""Nothing a user trained is lost; Ctrl-C anywhere ends cleanly; resume and seeds repeat a run exactly.
 
-Classes (issue 13's headings): data loss, interrupts and resume, reproducibility. Each test says whether it is a
-case the issue names ("issue") or one added to the class ("added").
+Grouped as data loss, interrupts and resume, reproducibility; each test's name says the behaviour it protects.
 """
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -63,7 +64,8 @@ def history_file(out) -> dict:
 
 # ----------------------------------------------------------------------------- data loss
 
-def test_issue_second_train_into_a_finished_run_is_refused_and_the_run_kept(tmp_path):
+@pytest.mark.process
+def test_second_train_into_a_finished_run_is_refused_and_the_run_kept(tmp_path):
     out = tmp_path / "run"
     result_json(cli("train", *TINY, "--epochs", "1", "--out", out, "--json"))
     before = listing(out)
@@ -71,7 +73,8 @@ def test_issue_second_train_into_a_finished_run_is_refused_and_the_run_kept(tmp_
     assert listing(out) == before, "a refused run must leave the earlier run's files untouched"
 
 
-def test_issue_overwrite_replaces_a_run_when_asked(tmp_path):
+@pytest.mark.process
+def test_overwrite_replaces_a_run_when_asked(tmp_path):
     out = tmp_path / "run"
     result_json(cli("train", *TINY, "--epochs", "1", "--out", out, "--json"))
     old = weights(out / "last.pt")
@@ -79,7 +82,8 @@ def test_issue_overwrite_replaces_a_run_when_asked(tmp_path):
     assert result["epochs"] == 1 and not same_weights(old, weights(out / "last.pt"))
 
 
-def test_added_default_out_folder_is_protected_too(tmp_path):
+@pytest.mark.process
+def test_default_out_folder_is_protected_too(tmp_path):
     # The common case of the issue: no --out at all, so every run goes to runs/cli.
     env = cli_env(INCEPTION_NB_RUNS=str(tmp_path))
     result_json(cli("train", *TINY, "--epochs", "1", "--json", env=env))
@@ -88,7 +92,7 @@ def test_added_default_out_folder_is_protected_too(tmp_path):
     assert listing(tmp_path / "cli") == before
 
 
-def test_added_library_fit_refuses_a_finished_run_unless_overwrite(tiny_data, tmp_path):
+def test_library_fit_refuses_a_finished_run_unless_overwrite(tiny_data, tmp_path):
     fit(tiny_model(), tiny_data, tiny_config(tmp_path))
     before = listing(tmp_path)
     with pytest.raises(ValueError, match=r"overwrite=True.*|.*resume="):
@@ -98,7 +102,7 @@ def test_added_library_fit_refuses_a_finished_run_unless_overwrite(tiny_data, tm
     assert history.stopped == "completed" and set(listing(tmp_path)) == RUN_FILES
 
 
-def test_added_resume_into_another_finished_run_is_refused(tiny_data, tmp_path):
+def test_resume_into_another_finished_run_is_refused(tiny_data, tmp_path):
     fit(tiny_model(), tiny_data, tiny_config(tmp_path / "a"))
     fit(tiny_model(), tiny_data, tiny_config(tmp_path / "b"))
     before = listing(tmp_path / "b")
@@ -107,16 +111,17 @@ def test_added_resume_into_another_finished_run_is_refused(tiny_data, tmp_path):
     assert listing(tmp_path / "b") == before
 
 
+@pytest.mark.process
 @pytest.mark.slow
-def test_issue_a_second_run_into_a_folder_in_use_is_refused_even_with_overwrite(tiny_data, tmp_path):
+def test_a_second_run_into_a_folder_in_use_is_refused_even_with_overwrite(tiny_data, tmp_path):
     out = tmp_path / "run"
     first = start_cli("train", "--limit", "512", "--batch-size", "32", "--image-size", "28", "--device", "cpu",
                       "--epochs", "30", "--out", out)
     try:
-        deadline = time.monotonic() + 180
-        while not (out / "history.json").exists():  # the first run holds the folder and has written epoch 1
-            assert first.poll() is None and time.monotonic() < deadline, "the first run ended early"
-            time.sleep(0.2)
+        for line in first.stdout:  # the first run holds the folder; its epoch 1 line means training is under way
+            if "epoch  1" in line:
+                break
+        assert first.poll() is None, "the first run ended early"
         clean_error(cli("train", *TINY, "--epochs", "1", "--out", out, "--overwrite"), "another run", str(out))
         with pytest.raises(ValueError, match="another run"):  # the library refuses too
             fit(tiny_model(), tiny_data, tiny_config(out), overwrite=True)
@@ -132,7 +137,8 @@ def test_issue_a_second_run_into_a_folder_in_use_is_refused_even_with_overwrite(
                "--epochs", str(epochs[-1] + 1), "--resume", out / "last.pt", "--out", out).returncode == 0
 
 
-def test_issue_make_clean_keeps_runs(tmp_path):
+@pytest.mark.process
+def test_make_clean_keeps_runs(tmp_path):
     shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
     for folder in ("runs/long", "out/notebooks"):
         (tmp_path / folder).mkdir(parents=True)
@@ -142,7 +148,7 @@ def test_issue_make_clean_keeps_runs(tmp_path):
     assert not (tmp_path / "out").exists(), "make clean should still remove what the project rebuilds (out/)"
 
 
-def test_issue_history_temp_names_are_unique_and_orphans_are_removed(tiny_data, tmp_path):
+def test_history_temp_names_are_unique_and_orphans_are_removed(tiny_data, tmp_path):
     fit(tiny_model(), tiny_data, tiny_config(tmp_path))
     # What an earlier crash leaves: the old fixed name, a checkpoint writer's temp file, and a folder that a
     # fixed temporary name would collide with.
@@ -157,7 +163,7 @@ def test_issue_history_temp_names_are_unique_and_orphans_are_removed(tiny_data, 
     assert [e["epoch"] for e in history_file(tmp_path)["epochs"]] == [1, 2, 3]
 
 
-def test_issue_run_files_get_an_ordinary_file_mode(tiny_data, tmp_path):
+def test_run_files_get_an_ordinary_file_mode(tiny_data, tmp_path):
     umask = os.umask(0o022)
     os.umask(umask)
     fit(tiny_model(), tiny_data, tiny_config(tmp_path))
@@ -165,7 +171,7 @@ def test_issue_run_files_get_an_ordinary_file_mode(tiny_data, tmp_path):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
 
 
-def test_added_a_refused_or_failed_run_leaves_no_trace(tiny_data, tmp_path):
+def test_a_refused_or_failed_run_leaves_no_trace(tiny_data, tmp_path):
     fit(tiny_model(), tiny_data, tiny_config(tmp_path))
     before = listing(tmp_path)
     with pytest.raises(ValueError):
@@ -208,7 +214,7 @@ def _consistent(out) -> tuple:
     return epochs, saved["stopped"]
 
 
-def test_issue_ctrl_c_during_evaluation_keeps_the_epoch_and_stops_cleanly(tiny_data, tmp_path):
+def test_ctrl_c_during_evaluation_keeps_the_epoch_and_stops_cleanly(tiny_data, tmp_path):
     data = replace(tiny_data, test=_SigintLoader(tiny_data.test, on_pass=2))  # evaluation after epoch 2
     history = fit_no_escape(tiny_model(), data, tiny_config(tmp_path, epochs=4))
     assert history.stopped == "interrupted"
@@ -216,7 +222,7 @@ def test_issue_ctrl_c_during_evaluation_keeps_the_epoch_and_stops_cleanly(tiny_d
     assert _consistent(tmp_path) == ([1, 2], "interrupted")
 
 
-def test_issue_ctrl_c_while_a_checkpoint_is_written_keeps_files_consistent(tiny_data, tmp_path, monkeypatch):
+def test_ctrl_c_while_a_checkpoint_is_written_keeps_files_consistent(tiny_data, tmp_path, monkeypatch):
     real_save, calls = torch.save, []
 
     def save_then_interrupt(obj, f, *args, **kwargs):
@@ -233,21 +239,21 @@ def test_issue_ctrl_c_while_a_checkpoint_is_written_keeps_files_consistent(tiny_
     assert _consistent(tmp_path) == ([1, 2], "interrupted")
 
 
-def test_issue_interrupted_history_file_says_interrupted(tiny_data, tmp_path):
+def test_interrupted_history_file_says_interrupted(tiny_data, tmp_path):
     data = replace(tiny_data, train=_SigintLoader(tiny_data.train, on_pass=2))  # during epoch 2's training
     history = fit_no_escape(tiny_model(), data, tiny_config(tmp_path, epochs=3))
     assert [r.epoch for r in history.epochs] == [1]
     assert _consistent(tmp_path) == ([1], "interrupted")
 
 
-def test_added_history_file_says_completed_or_time_budget_when_it_was(tiny_data, tmp_path):
+def test_history_file_says_completed_or_time_budget_when_it_was(tiny_data, tmp_path):
     fit(tiny_model(), tiny_data, tiny_config(tmp_path / "a", epochs=1))
     assert history_file(tmp_path / "a")["stopped"] == "completed"
     fit(tiny_model(), tiny_data, tiny_config(tmp_path / "b", epochs=5, time_budget=1e-3))
     assert history_file(tmp_path / "b")["stopped"] == "time budget"
 
 
-def test_issue_resume_after_a_time_budget_continues_to_the_new_total(tiny_data, tmp_path):
+def test_resume_after_a_time_budget_continues_to_the_new_total(tiny_data, tmp_path):
     first = fit(tiny_model(), tiny_data, tiny_config(tmp_path, epochs=3, time_budget=1e-3))
     assert first.stopped == "time budget" and len(first.epochs) == 1
     resumed = fit(tiny_model(), tiny_data, tiny_config(tmp_path, epochs=3, time_budget=None),
@@ -256,7 +262,8 @@ def test_issue_resume_after_a_time_budget_continues_to_the_new_total(tiny_data, 
     assert _consistent(tmp_path) == ([1, 2, 3], "completed")
 
 
-def test_issue_resume_after_a_time_budget_through_the_cli(tmp_path):
+@pytest.mark.process
+def test_resume_after_a_time_budget_through_the_cli(tmp_path):
     out = tmp_path / "run"
     first = result_json(cli("train", *TINY, "--epochs", "3", "--time-budget", "0.001", "--out", out, "--json"))
     assert first["stopped"] == "time budget" and first["epochs"] == 1
@@ -279,7 +286,8 @@ def _folder_data(root, **overrides):
     return load_data(replace(config, **overrides))
 
 
-def test_issue_resume_on_another_dataset_with_as_many_classes_is_refused(tmp_path):
+@pytest.mark.process
+def test_resume_on_another_dataset_with_as_many_classes_is_refused(tmp_path):
     pets = _folder_data(_folder_dataset(tmp_path / "pets", ["cat", "dog"]))
     bugs = _folder_data(_folder_dataset(tmp_path / "bugs", ["ant", "bee"]))
     fit(InceptionV1(num_classes=2, in_channels=1, stem_batchnorm=True), pets, tiny_config(tmp_path / "run"))
@@ -292,7 +300,8 @@ def test_issue_resume_on_another_dataset_with_as_many_classes_is_refused(tmp_pat
     assert [e["epoch"] for e in history_file(tmp_path / "run")["epochs"]] == [1]
 
 
-def test_added_resume_at_another_image_size_is_refused(tiny_data, tmp_path):
+@pytest.mark.process
+def test_resume_at_another_image_size_is_refused(tiny_data, tmp_path):
     fit(tiny_model(), tiny_data, tiny_config(tmp_path))
     bigger = load_data(DataConfig(image_size=32, channels=1, batch_size=32, limit=128, augment=False))
     with pytest.raises(ValueError, match="image_size"):
@@ -302,7 +311,8 @@ def test_added_resume_at_another_image_size_is_refused(tiny_data, tmp_path):
     clean_error(done, "--image-size", "28")
 
 
-def test_added_resume_with_another_optimizer_is_refused(tiny_data, tmp_path):
+@pytest.mark.process
+def test_resume_with_another_optimizer_is_refused(tiny_data, tmp_path):
     fit(tiny_model(), tiny_data, tiny_config(tmp_path))
     with pytest.raises(ValueError, match="optimizer"):
         fit(tiny_model(), tiny_data, tiny_config(tmp_path, epochs=2, optimizer="sgd", lr=0.05),
@@ -311,7 +321,8 @@ def test_added_resume_with_another_optimizer_is_refused(tiny_data, tmp_path):
                     "--out", tmp_path), "--optimizer", "adamw")
 
 
-def test_added_resume_with_no_epochs_left_is_refused(tiny_data, tmp_path):
+@pytest.mark.process
+def test_resume_with_no_epochs_left_is_refused(tiny_data, tmp_path):
     fit(tiny_model(), tiny_data, tiny_config(tmp_path, epochs=2))
     before = listing(tmp_path)
     with pytest.raises(ValueError, match="TrainConfig.epochs"):
@@ -321,14 +332,15 @@ def test_added_resume_with_no_epochs_left_is_refused(tiny_data, tmp_path):
     assert listing(tmp_path) == before
 
 
-def test_added_resume_honours_a_new_weight_decay(tiny_data, tmp_path):
+def test_resume_honours_a_new_weight_decay(tiny_data, tmp_path):
     fit(tiny_model(), tiny_data, tiny_config(tmp_path, weight_decay=0.05))
     fit(tiny_model(), tiny_data, tiny_config(tmp_path, epochs=2, weight_decay=0.0), resume=tmp_path / "last.pt")
     groups = torch.load(tmp_path / "last.pt", weights_only=True)["optimizer"]["param_groups"]
     assert [g["weight_decay"] for g in groups] == [0.0, 0.0]
 
 
-def test_added_resume_without_repeating_the_model_options_uses_the_checkpoints(tmp_path):
+@pytest.mark.process
+def test_resume_without_repeating_the_model_options_uses_the_checkpoints(tmp_path):
     # The README's own example: --resume with --epochs and --out only; size and channels come from last.pt.
     out = tmp_path / "run"
     result_json(cli("train", "--limit", "128", "--batch-size", "32", "--image-size", "32", "--channels", "3",
@@ -340,32 +352,30 @@ def test_added_resume_without_repeating_the_model_options_uses_the_checkpoints(t
     assert (info.image_size, info.channels) == (32, 3)
 
 
-def test_added_resume_from_best_pt_is_refused_with_advice(tiny_data, tmp_path):
+@pytest.mark.process
+def test_resume_from_best_pt_is_refused_with_advice(tiny_data, tmp_path):
     fit(tiny_model(), tiny_data, tiny_config(tmp_path))
     clean_error(cli("train", *TINY, "--epochs", "2", "--resume", tmp_path / "best.pt", "--out", tmp_path),
                 "last.pt")
 
 
-def test_added_ctrl_c_before_the_first_epoch_ends_leaves_nothing(tmp_path):
+@pytest.mark.process
+def test_ctrl_c_before_the_first_epoch_ends_leaves_nothing(tmp_path):
     out = tmp_path / "run"
     run = start_cli("train", "--limit", "4096", "--batch-size", "32", "--image-size", "28", "--device", "cpu",
                     "--epochs", "1", "--out", out)
-    deadline = time.monotonic() + 120
-    while not out.exists():  # the run has started training (it takes the folder just before)
-        assert run.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)
-    time.sleep(1.0)
-    run.send_signal(signal.SIGINT)
+    seen = interrupt_after(run, "training on", delay=0)  # the line the CLI prints as fit starts
     stdout, stderr = run.communicate(timeout=120)
     assert "Traceback" not in stderr, stderr[-3000:]
-    assert run.returncode == 130 and "interrupted" in (stdout + stderr).lower()
+    assert run.returncode == 130 and "interrupted" in ("".join(seen) + stdout + stderr).lower()
     assert not [p for p in out.iterdir() if not p.name.startswith(".")] if out.exists() else True
     # Nothing finished, so nothing to protect: the same command runs again without --overwrite.
     assert not (out / "history.json").exists()
 
 
+@pytest.mark.process
 @pytest.mark.slow
-def test_added_ctrl_c_to_the_whole_process_group_with_loader_workers(tmp_path):
+def test_ctrl_c_to_the_whole_process_group_with_loader_workers(tmp_path):
     # A terminal sends Ctrl-C to every process of the group: the DataLoader workers must not die of it
     # while the main process finishes the epoch's evaluation and checkpoint.
     out = tmp_path / "run"
@@ -380,18 +390,28 @@ def test_added_ctrl_c_to_the_whole_process_group_with_loader_workers(tmp_path):
     assert stopped == "interrupted" and epochs in ([1], [1, 2])
 
 
-def test_added_ctrl_c_while_starting_up_prints_no_traceback(tmp_path):
-    run = start_cli("train", *TINY, "--epochs", "1", "--out", tmp_path / "run")
-    time.sleep(0.5)  # importing torch: long before training
-    run.send_signal(signal.SIGINT)
+@pytest.mark.process
+def test_ctrl_c_while_torch_imports_exits_130_without_a_traceback(tmp_path):
+    # -X importtime prints a line as each module finishes importing: the first torch line means torch is loading.
+    run = subprocess.Popen([sys.executable, "-X", "importtime", "-u", "-m", "inception_nb", "train", *map(str, TINY),
+                            "--epochs", "1", "--out", str(tmp_path / "run")], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, cwd=ROOT, env=cli_env())
+    imported = []
+    for line in run.stderr:
+        imported.append(line)
+        if re.search(r"\|\s+torch\.", line):
+            run.send_signal(signal.SIGINT)
+            break
     _, stderr = run.communicate(timeout=120)
+    stderr = "".join(imported) + stderr
     assert "Traceback" not in stderr, stderr[-3000:]
-    assert run.returncode in (130, -signal.SIGINT)
+    assert run.returncode == 130, stderr[-3000:]
 
 
 # ----------------------------------------------------------------------------- reproducibility
 
-def test_issue_same_seed_twice_through_the_cli_gives_the_same_model(tmp_path):
+@pytest.mark.process
+def test_same_seed_twice_through_the_cli_gives_the_same_model(tmp_path):
     runs = [result_json(cli("train", *TINY, "--epochs", "1", "--seed", "3", "--out", tmp_path / name, "--json"))
             for name in ("a", "b")]
     for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
@@ -399,28 +419,30 @@ def test_issue_same_seed_twice_through_the_cli_gives_the_same_model(tmp_path):
     assert same_weights(weights(tmp_path / "a" / "best.pt"), weights(tmp_path / "b" / "best.pt"))
 
 
-def test_added_another_seed_through_the_cli_gives_another_model(tmp_path):
+@pytest.mark.process
+def test_another_seed_through_the_cli_gives_another_model(tmp_path):
     a = result_json(cli("train", *TINY, "--epochs", "1", "--seed", "3", "--out", tmp_path / "a", "--json"))
     b = result_json(cli("train", *TINY, "--epochs", "1", "--seed", "4", "--out", tmp_path / "b", "--json"))
     assert a["train_loss"] != b["train_loss"]
     assert not same_weights(weights(tmp_path / "a" / "best.pt"), weights(tmp_path / "b" / "best.pt"))
 
 
-def test_issue_same_seed_twice_through_fit_gives_the_same_numbers(tiny_data, tmp_path):
+def test_same_seed_twice_through_fit_gives_the_same_numbers(tiny_data, tmp_path):
     histories = [fit(tiny_model(3), tiny_data, tiny_config(tmp_path / name, epochs=2, seed=3)) for name in "ab"]
     assert [r.test_loss for r in histories[0].epochs] == [r.test_loss for r in histories[1].epochs]
     assert [r.train_loss for r in histories[0].epochs] == [r.train_loss for r in histories[1].epochs]
     assert same_weights(weights(tmp_path / "a" / "last.pt"), weights(tmp_path / "b" / "last.pt"))
 
 
-def test_added_train_config_seed_reaches_the_shuffling(tiny_data, tmp_path):
+def test_train_config_seed_reaches_the_shuffling(tiny_data, tmp_path):
     a = fit(tiny_model(3), tiny_data, tiny_config(tmp_path / "a", seed=3))
     b = fit(tiny_model(3), tiny_data, tiny_config(tmp_path / "b", seed=4))
     assert a.epochs[0].train_loss != b.epochs[0].train_loss
 
 
+@pytest.mark.process
 @pytest.mark.slow
-def test_issue_two_epochs_straight_equal_ctrl_c_in_epoch_2_then_resume(tmp_path):
+def test_two_epochs_straight_equal_ctrl_c_in_epoch_2_then_resume(tmp_path):
     args = ["--limit", "1024", "--batch-size", "32", "--image-size", "28", "--device", "cpu", "--seed", "3",
             "--epochs", "2"]
     straight = result_json(cli("train", *args, "--out", tmp_path / "straight", "--json", timeout=300))

@@ -133,6 +133,7 @@ def test_each_edition_points_to_the_other():
         assert zh.ENGLISH_POINTER_LINE.search(first(english)), f"{english} does not point to its Chinese edition"
 
 
+@pytest.mark.process
 def test_nbval_does_not_collect_the_chinese_notebooks():
     listing = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "--nbval",
                               "-p", "no:cacheprovider", "notebooks/zh"],
@@ -140,6 +141,7 @@ def test_nbval_does_not_collect_the_chinese_notebooks():
     assert ".ipynb::" not in listing.stdout, listing.stdout
 
 
+@pytest.mark.process
 def test_chinese_setup_notebook_runs_headless(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
@@ -163,6 +165,7 @@ def test_chinese_exercises_switch_the_checks_to_chinese_once():
         assert len(added) == 1 and len(cells) == len(english_cells) + 1, english.name
 
 
+@pytest.mark.process
 def test_chinese_exercise_solution_prints_its_check_in_chinese():
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

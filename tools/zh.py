@@ -25,6 +25,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from inception_nb.paths import atomic_write
+
 from .zh_outputs import CatalogueError, Localiser, join_cjk_lines, load_catalogue
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # tools/ sits at the root of a clone
@@ -119,10 +121,7 @@ def write_translations(path: Path, entries: list[Translation]) -> None:
 
 
 def _write_atomic(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(content, encoding="utf-8")
-    os.replace(temporary, path)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(content, encoding="utf-8"))
 
 
 def _rel(target: Path, start: Path) -> str:

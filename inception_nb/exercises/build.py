@@ -34,6 +34,8 @@ from pathlib import Path
 
 import nbformat
 
+from ..paths import atomic_write
+
 # The clone this package sits in, when it runs from one (an editable install or PYTHONPATH).
 CLONE_ROOT = Path(__file__).resolve().parent.parent.parent
 BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION(?P<answers> \(answers\))?(?::\s*(?P<hint>.*?))?\s*$")
@@ -172,10 +174,7 @@ def make(sources: Path | None = None, out: Path | None = None, check: bool = Fal
         if path.parent.name == "solutions" and run:
             print(f"executing {path} ...", flush=True)
             execute(nb, path.parent)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")  # written whole, then renamed: an interrupted run loses nothing
-        nbformat.write(nb, tmp)
-        tmp.replace(path)
+        atomic_write(path, lambda tmp, nb=nb: nbformat.write(nb, tmp))  # an interrupted run loses nothing
         print(f"wrote {path}")
     if not todo:
         print("all exercise notebooks are up to date")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import csv
 import importlib
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 from collections.abc import Sequence
+
+from ..paths import atomic_write
 
 # exercise (the source notebook's name) -> the checks it is graded by, each with the names of the
 # notebook variables it is called with. tests/test_exercises.py keeps this in step with the sources.
@@ -142,16 +142,11 @@ def format_grades(rows: Sequence[dict]) -> str:
 
 def write_csv(rows: Sequence[dict], path: Path) -> None:
     """Write the grades to a CSV file, one row per check (the columns of FIELDS), replacing it whole."""
-    path = Path(path)
-    # Written beside the target and renamed: an interrupted export never leaves half a file.
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as f:
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+
+    atomic_write(path, write)  # an interrupted export never leaves half a file
 

@@ -14,8 +14,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..model import INCEPTION_TABLE, PRESETS, InceptionBlock, InceptionV1, count_parameters
 from .analysis import inspecting
-from ..model import INCEPTION_TABLE, PRESETS, InceptionBlock, InceptionV1
 from .report import ComparisonRow, trace_shapes
 
 __all__ = [
@@ -24,9 +24,6 @@ __all__ = [
     "table1_deviations", "ParameterSavings", "parameter_savings", "parameter_savings_table",
 ]
 
-
-def _count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 # ---------------------------------------------------------------- feature-map sizes
@@ -129,8 +126,8 @@ def unused_weights_table(model: InceptionV1, image_size: int) -> str:
     out = ["| layer | input map | kernel | weights | never see a pixel |", "|---|---|---|---:|---:|"]
     out += [f"| {r.layer} | {r.map_size[0]} x {r.map_size[1]} | {r.kernel[0]}x{r.kernel[1]} | {r.weights:,} "
             f"| {r.unused:,} ({r.unused / r.weights:.0%}) |" for r in rows]
-    unused = sum(r.unused for r in rows)
-    out.append(f"| **total** | | | {_count(model):,} (whole model) | **{unused:,} ({unused / _count(model):.1%})** |")
+    unused, total = sum(r.unused for r in rows), count_parameters(model)
+    out.append(f"| **total** | | | {total:,} (whole model) | **{unused:,} ({unused / total:.1%})** |")
     return "\n".join(out)
 
 
@@ -159,7 +156,7 @@ class ParameterSavings:
 
 def parameter_savings(preset: str = "seed", num_classes: int = 1000, image_size: int = 224) -> ParameterSavings:
     """Return the ParameterSavings of a GoogLeNet preset at ``image_size`` against torchvision's AlexNet."""
-    from torchvision.models import alexnet
+    from torchvision.models import alexnet  # loaded when asked: torchvision's model zoo is slow to import
 
     spec = PRESETS[preset]
     model = InceptionV1(num_classes=num_classes, preset=preset)
@@ -167,16 +164,17 @@ def parameter_savings(preset: str = "seed", num_classes: int = 1000, image_size:
     _, height, width = shapes["inception5a"][1:]  # the last map before the pool (seed: 5b includes the pool)
     last_map = (model.classifier.in_features, height, width)
     with torch.device("meta"):  # counting only: no memory, no initialisation
-        naive = sum(_count(InceptionBlock(*sizes, batchnorm=spec.batchnorm, conv_bias=spec.conv_bias,
+        naive = sum(count_parameters(InceptionBlock(*sizes, batchnorm=spec.batchnorm, conv_bias=spec.conv_bias,
                                           bn_eps=spec.bn_eps, five_kernel=spec.five_kernel, reductions=False))
                     for sizes in INCEPTION_TABLE.values())
-        flat_head = _count(nn.Linear(last_map[0] * height * width, num_classes))
+        flat_head = count_parameters(nn.Linear(last_map[0] * height * width, num_classes))
         reference = alexnet(weights=None, num_classes=num_classes)
-    blocks = sum(_count(getattr(model, name)) for name in INCEPTION_TABLE)
+    blocks = sum(count_parameters(getattr(model, name)) for name in INCEPTION_TABLE)
     return ParameterSavings(
-        googlenet=_count(model), reductions_saving=naive - blocks, pooling_saving=flat_head - _count(model.classifier),
-        last_map=last_map, alexnet=_count(reference),
-        alexnet_fully_connected=sum(_count(m) for m in reference.modules() if isinstance(m, nn.Linear)))
+        googlenet=count_parameters(model), reductions_saving=naive - blocks,
+        pooling_saving=flat_head - count_parameters(model.classifier),
+        last_map=last_map, alexnet=count_parameters(reference),
+        alexnet_fully_connected=sum(count_parameters(m) for m in reference.modules() if isinstance(m, nn.Linear)))
 
 
 def parameter_savings_table(savings: ParameterSavings) -> str:

@@ -20,7 +20,7 @@ from ..loops import Tally, model_device, to_device, train_step
 from ..training.schedule import lr_at, make_optimizer
 from ..training.fastconv import matmul_convs
 from ..model import InceptionV1
-from ..training.runtime import pick_device, uses_channels_last, uses_matmul_convs
+from ..training.runtime import pick_device, prepare_model, uses_channels_last, uses_matmul_convs
 
 __all__ = ["POST_RECIPE", "recipe_rows", "recipe_table", "Curve", "post_optimizer", "run_steps",
            "compare_optimizers", "TrainingCost", "post_training_cost", "smoothing_optimum", "gradient_norms",
@@ -146,10 +146,9 @@ def compare_optimizers(data, profile, steps: int = 100, every: int = 10, seed: i
     for name in ("post: SGD lr 1e-4, no momentum", f"series: {profile.train.optimizer} lr {profile.train.lr:g}, "
                                                      f"{profile.train.schedule}"):
         torch.manual_seed(seed)
-        model = profile.model.build(num_classes=len(data.classes), in_channels=data.channels).to(device)
         channels_last = uses_channels_last(device, profile.train.channels_last)
-        if channels_last:
-            model.to(memory_format=torch.channels_last)
+        model = prepare_model(profile.model.build(num_classes=len(data.classes), in_channels=data.channels), device,
+                              channels_last)
         if name.startswith("post"):
             optimizer, schedule = post_optimizer(model), None
         else:

@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..model import PRESETS, InceptionV1, count_parameters
 from .analysis import inspecting
 
 __all__ = [
@@ -114,10 +115,10 @@ def layer_report(model: nn.Module, input_size: int | Sequence[int]) -> LayerRepo
     children = dict(model.named_children())
     ran = [name for name in shapes]
     idle = [name for name, child in children.items() if name not in shapes and any(True for _ in child.parameters())]
-    rows = [LayerRow(name, shapes.get(name), _count(children[name]),
+    rows = [LayerRow(name, shapes.get(name), count_parameters(children[name]),
                      flops.get(name, 0) // 2)  # a multiply-add is two flops
             for name in ran + idle]
-    return LayerReport(size, rows, _count(model), counter.get_total_flops() // 2)
+    return LayerReport(size, rows, count_parameters(model), counter.get_total_flops() // 2)
 
 
 @dataclass(frozen=True)
@@ -205,9 +206,7 @@ def comparison_to_markdown(rows: list[ComparisonRow]) -> str:
 def torchsummary_table(preset: str = "seed", image_size: int = 224, num_classes: int = 1000,
                        in_channels: int = 3) -> str:
     """Return the text torchsummary prints for a fresh InceptionV1 of ``preset`` (CPU, no aux heads)."""
-    from torchsummary import summary
-
-    from ..model import InceptionV1
+    from torchsummary import summary  # loaded when asked: only notebook 01 and the CLI's summary print it
 
     model = InceptionV1(num_classes=num_classes, in_channels=in_channels, preset=preset)
     buffer = io.StringIO()
@@ -233,26 +232,21 @@ def module_cost(module: nn.Module, input_shape: Sequence[int]) -> dict:
     """Return {"params", "macs"} of one forward pass of `module` on a zero tensor of `input_shape`."""
     with inspecting(module), FlopCounterMode(display=False) as counter:  # eval mode, restored afterwards
         module(torch.zeros(*input_shape))
-    return {"params": _count(module), "macs": counter.get_total_flops() // 2}
+    return {"params": count_parameters(module), "macs": counter.get_total_flops() // 2}
 
 
 def preset_table(image_size: int = 224, num_classes: int = 1000) -> str:
     """Return a Markdown table comparing the three presets: parameters, multiply-adds and design choices."""
-    from ..model import InceptionV1
-
     out = ["| preset | params | params with aux heads | multiply-adds | BatchNorm | LRN | \"5x5\" branch kernel "
            "| dropout |", "|---|---:|---:|---:|---|---|---|---:|"]
-    for preset in ("seed", "torchvision", "paper"):
+    for preset in PRESETS:
         model = InceptionV1(num_classes=num_classes, preset=preset)
         with_aux = InceptionV1(num_classes=num_classes, preset=preset, aux_logits=True)
         macs = module_cost(model, (1, 3, image_size, image_size))["macs"]
         kinds = {type(m).__name__ for m in model.modules()}
         kernel = max(m.kernel_size[0] for m in model.inception3a.branch3.modules() if isinstance(m, nn.Conv2d))
-        out.append(f"| {preset} | {_count(model):,} | {_count(with_aux):,} | {macs / 1e9:.2f} G "
+        out.append(f"| {preset} | {count_parameters(model):,} | {count_parameters(with_aux):,} | {macs / 1e9:.2f} G "
                    f"| {'yes' if 'BatchNorm2d' in kinds else 'no'} | {'yes' if 'LocalResponseNorm' in kinds else 'no'} "
                    f"| {kernel}x{kernel} | {model.dropout_p} |")
     return "\n".join(out)
 
-
-def _count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

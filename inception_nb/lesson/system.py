@@ -9,13 +9,12 @@ import torch
 import torchvision
 
 from .. import __version__
+from ..config import DEFAULT_PROFILE
+from ..training.runtime import pick_device
 
 
 def environment_report() -> dict:
     """Return the versions, device and CPU threads this session will train with."""
-    from ..config import DEFAULT_PROFILE
-    from ..training.runtime import pick_device
-
     device = pick_device()
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "none"
     return {

@@ -11,11 +11,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..config import DataConfig, get_profile
 from ..data import load_data
-from ..loops import to_device, train_step
+from ..loops import model_device, to_device, train_step
 from .schedule import make_optimizer
 from .fastconv import matmul_convs
 from ..predict import predict_probabilities
-from .runtime import autocast_dtype, pick_device, uses_channels_last, uses_matmul_convs
+from .runtime import autocast_dtype, pick_device, prepare_model, uses_channels_last, uses_matmul_convs
 
 
 def matmul_peak_gflops(size: int = 2048, repeats: int = 10, device=None) -> float:
@@ -47,11 +47,9 @@ def time_train_steps(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn
                      labels: torch.Tensor, steps: int, channels_last: bool = False,
                      amp_dtype: torch.dtype | None = None) -> float:
     """Return the median seconds of one training step (after two warm-up steps) on the model's device."""
-    device = next(model.parameters()).device
+    device = model_device(model)
     images, labels = to_device(images, labels, device, channels_last)
-    model.train()
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    prepare_model(model, device, channels_last).train()
     times = []
     for step in range(steps + 2):
         _sync(device)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 
 import torch
 from torch import nn
 
+from ..config import DataConfig
+from ..data import load_data
 from ..model import InceptionV1
+from ..paths import TMP_SUFFIX, atomic_write
+from .runtime import pick_device
 
 FORMAT = "inception-nb/checkpoint/1"
-TMP_SUFFIX = ".tmp"
 # The per-epoch record of a training history (history.EpochRecord), as a checkpoint stores it.
 HISTORY_FIELDS = ("epoch", "train_acc", "train_loss", "test_acc", "test_loss", "lr", "seconds", "images_seen")
 
@@ -42,24 +43,6 @@ class CheckpointInfo:
     def preset(self) -> str:
         """Return the model preset the weights belong to."""
         return self.model_config.get("preset", "seed")
-
-
-def atomic_write(path, write: Callable[[Path], None]) -> None:
-    """Call `write(temporary path)`, then rename that file over `path`: the old file or the complete new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A name of our own per write (two writers never share a temporary file), created the way open()
-    # creates any file, so the result gets the umask's ordinary mode rather than mkstemp's 0600.
-    tmp = path.parent / f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TMP_SUFFIX}"
-    try:
-        open(tmp, "xb").close()
-        write(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())  # the rename must not reach the disk before the data does
-        os.replace(tmp, path)  # atomic on POSIX and Windows when on the same filesystem
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def atomic_save(obj, path: Path) -> None:
@@ -288,9 +271,6 @@ def check_resume(path, state: dict, data, config) -> None:
 def data_for_checkpoint(info: CheckpointInfo, dataset: str = "fashion-mnist", batch_size: int = 256,
                         limit: int | None = None, device: str | torch.device | None = None):
     """Return a DataBundle preprocessed the way the checkpoint's model expects (no augmentation)."""
-    from ..data import DataConfig, load_data
-    from .runtime import pick_device
-
     config = DataConfig(dataset=dataset, image_size=info.image_size, channels=info.channels,
                         batch_size=batch_size, limit=limit, augment=False)
     return load_data(config, device=pick_device(device), training=False)

@@ -17,13 +17,13 @@ from ..data import load_data
 from ..loops import Tally, model_device, test, to_device, train_step
 from ..paths import RUNS_DIR
 from .checkpoint import check_resume, load_checkpoint, load_training_state, remove_orphaned_temps, save_checkpoint
-from .checks import check_train_config
+from ..checks import check_train_config
 from .fastconv import matmul_convs
 from .history import EpochRecord, History, StepRecord
 from .runfolder import check_run_folder, describe_resume, hold_run_folder, interrupts_held
 from .runtime import (
-    autocast_dtype, is_main_process, pick_device, say, sync_buffers, uses_channels_last, uses_matmul_convs,
-    wrap_distributed,
+    autocast_dtype, is_main_process, pick_device, prepare_model, say, sync_buffers, uses_channels_last,
+    uses_matmul_convs, wrap_distributed,
 )
 from .schedule import Schedule, make_optimizer
 
@@ -100,9 +100,7 @@ class _Run:
                  history: History):
         self.model, self.data, self.config = model, data, config
         self.channels_last = uses_channels_last(device, config.channels_last)
-        model.to(device)
-        if self.channels_last:
-            model.to(memory_format=torch.channels_last)
+        prepare_model(model, device, self.channels_last)
         self.optimizer = make_optimizer(model, config)
         self.start_epoch, spent = 1, 0.0
         if resume is not None:

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..paths import atomic_write
+
 __all__ = ["EpochRecord", "StepRecord", "History"]
 
 
@@ -82,7 +84,6 @@ class History:
 
     def save(self, path: str | Path) -> None:
         """Write the history as JSON, atomically, under a temporary name of its own."""
-        from .checkpoint import atomic_write  # checkpoint imports the model; keep `import history` light
 
         text = json.dumps(self.to_dict(), indent=2)
         atomic_write(path, lambda tmp: Path(tmp).write_text(text))

@@ -9,10 +9,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .checks import check_device
+from ..checks import check_device
 
-__all__ = ["pick_device", "autocast_dtype", "uses_channels_last", "uses_matmul_convs", "init_distributed",
-           "close_distributed", "world_size", "is_main_process", "sync_buffers", "wrap_distributed", "say"]
+__all__ = ["pick_device", "autocast_dtype", "uses_channels_last", "uses_matmul_convs", "prepare_model",
+           "init_distributed", "close_distributed", "world_size", "is_main_process", "sync_buffers", "wrap_distributed",
+           "say"]
 
 
 def pick_device(name: str | torch.device | None = None) -> torch.device:
@@ -70,6 +71,14 @@ def world_size() -> int:
 def is_main_process() -> bool:
     """Whether this process prints and writes files: always outside torchrun, rank 0 under it."""
     return not dist.is_initialized() or dist.get_rank() == 0
+
+
+def prepare_model(model: nn.Module, device: torch.device, channels_last: bool = False) -> nn.Module:
+    """Move `model` to `device` (in channels-last memory format if asked) and return it."""
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    return model
 
 
 def sync_buffers(model: nn.Module) -> None:

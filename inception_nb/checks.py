@@ -10,6 +10,9 @@ from dataclasses import fields
 
 import torch
 
+from .images import DataError
+from .model import PRESETS
+
 MAX_SEED = 2**32 - 1  # the per-epoch reseed multiplies the seed; larger ones overflow torch's 64-bit seed
 
 
@@ -78,8 +81,6 @@ def check_train_config(config) -> None:
 
 def check_model_config(config) -> None:
     """Raise ValueError naming the ModelConfig setting that cannot build a model."""
-    from ..model import PRESETS
-
     if config.preset not in PRESETS:
         raise ValueError(f"ModelConfig.preset must be one of {sorted(PRESETS)}, got {config.preset!r}")
     dropout = config.dropout
@@ -87,6 +88,28 @@ def check_model_config(config) -> None:
                                 or not 0 <= dropout < 1):  # False for NaN too
         raise ValueError(f"ModelConfig.dropout must be at least 0 and below 1 (or None for the preset's), "
                          f"got {dropout!r}")
+
+
+def check_image_size(size: int, min_size: int, preset: str | None = None) -> None:
+    """Raise DataError if `size` is below the minimum input size `min_size` (of the model `preset`, if named)."""
+    if size < min_size:
+        model = f"the {preset} model's" if preset else "the model's"
+        raise DataError(f"DataConfig.image_size {size} is smaller than {model} minimum input size "
+                        f"{min_size}. Fix: set DataConfig.image_size to {min_size} or more.")
+
+
+def check_data_config(config, min_size: int = 1) -> None:
+    """Raise DataError naming the first DataConfig setting that cannot load (image_size below `min_size` too)."""
+    if config.channels not in (1, 3):
+        raise DataError(f"DataConfig.channels must be 1 or 3, got {config.channels}. "
+                        "Fix: set DataConfig.channels to 1 (grayscale) or 3 (RGB).")
+    check_image_size(config.image_size, max(min_size, 1))
+    if config.batch_size < 1:
+        raise DataError(f"DataConfig.batch_size must be at least 1, got {config.batch_size}. "
+                        "Fix: set DataConfig.batch_size to e.g. 128.")
+    if config.limit is not None and config.limit < 1:
+        raise DataError(f"DataConfig.limit must be at least 1 (or None for all images), got {config.limit}. "
+                        "Fix: set DataConfig.limit to e.g. 1000.")
 
 
 def is_out_of_memory(error: BaseException) -> bool:
