@@ -6,6 +6,7 @@ Messages use the library's names (TrainConfig.lr); the CLI translates them into 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import fields
 
 import torch
@@ -55,7 +56,18 @@ def check_seed(config) -> None:
 
 
 def check_train_config(config) -> None:
-    """Raise ValueError naming the first TrainConfig setting that cannot train."""
+    """Raise ValueError (TypeError for a value of the wrong kind) naming the first TrainConfig setting that cannot
+    train."""
+    from .config import TrainConfig, check_flags
+
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig (or None for the default recipe), got {type(config).__name__}"
+                        + (f"; write TrainConfig(**{config!r})" if isinstance(config, dict) else ""))
+    check_flags(config)
+    if config.out_dir is not None and (not isinstance(config.out_dir, (str, os.PathLike))
+                                       or not str(config.out_dir).strip()):
+        raise ValueError(f"TrainConfig.out_dir is {config.out_dir!r}; give the folder for the run's files, or None "
+                         f"to write nothing")
     names = {f.name for f in fields(config)}
     epochs = config.epochs
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
@@ -78,10 +90,15 @@ def check_train_config(config) -> None:
 
 def check_model_config(config) -> None:
     """Raise ValueError naming the ModelConfig setting that cannot build a model."""
+    from .config import check_flags
     from .model import PRESETS
 
-    if config.preset not in PRESETS:
+    check_flags(config)
+    if not isinstance(config.preset, str) or config.preset not in PRESETS:
         raise ValueError(f"ModelConfig.preset must be one of {sorted(PRESETS)}, got {config.preset!r}")
+    if config.stem_batchnorm and config.preset != "seed":
+        raise ValueError(f"ModelConfig.stem_batchnorm=True only applies to preset 'seed' (preset {config.preset!r} "
+                         f"chooses its own stem); use ModelConfig(preset={config.preset!r}, stem_batchnorm=False)")
     dropout = config.dropout
     if dropout is not None and (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
                                 or not 0 <= dropout < 1):  # False for NaN too
@@ -96,3 +113,27 @@ def is_out_of_memory(error: BaseException) -> bool:
     text = str(error)
     return isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text
                                                 or "not enough memory" in text)
+
+
+def check_fit_arguments(model, data, config, resume, overwrite) -> None:
+    """Raise TypeError or ValueError naming the first argument of `fit` that cannot train."""
+    from torch import nn
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. InceptionV1(...)), got {type(model).__name__}")
+    missing = [name for name in ("train", "test", "classes", "channels") if not hasattr(data, name)]
+    if missing:
+        raise TypeError(f"data must be a DataBundle from load_data(DataConfig(...)), got {type(data).__name__} "
+                        f"(it has no {', '.join(missing)})")
+    check_train_config(config)
+    if resume is not None and not isinstance(resume, (str, os.PathLike)):
+        raise TypeError(f"resume must be the path of a last.pt (str or Path) or None, got {type(resume).__name__}")
+    if not isinstance(overwrite, bool):  # "no" would count as yes and replace a finished run
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    built = getattr(model, "config", None)
+    if isinstance(built, dict):  # an InceptionV1 says what it was built for; a plain nn.Module cannot be checked
+        for name, needed in (("num_classes", len(data.classes)), ("in_channels", data.channels)):
+            if name in built and built[name] != needed:
+                raise ValueError(f"the model was built with {name}={built[name]}, but the data has {needed} "
+                                 f"{'classes' if name == 'num_classes' else 'channels'}; build it with "
+                                 f"{name}={needed}")

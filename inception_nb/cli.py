@@ -12,7 +12,9 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from . import __version__
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, read_checkpoint_info
+from .cli_errors import TERMINATED, Terminated, memory_advice, os_error_line, pipe_guarded
+from .cli_resume import resume_help, resumed_profile
 from .config import CLI_PROFILE, PROFILES, DataConfig, ModelConfig, TrainConfig, get_profile
 from .engine import TrainingDiverged
 from .images import DataError
@@ -96,16 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     taken: set = set()
     for config_class, example in ((DataConfig, cli.data), (ModelConfig, cli.model), (TrainConfig, cli.train)):
         _add_config_options(train, config_class, example, taken)
-    train.add_argument("--resume", default=None, help="last.pt to continue from; options not given are the "
-                                                      "checkpoint's, and --out defaults to its folder "
-                                                      "(default: start afresh)")
+    train.add_argument("--resume", default=None, help="last.pt to continue from (default: start afresh); see below "
+                                                      "for what a resume carries")
+    train.epilog = resume_help(flag_for, taken)
     train.add_argument("--overwrite", action="store_true", help="replace the run already in --out (default: "
                                                                 "refuse, so no trained model is lost)")
     train.add_argument("--json", action="store_true", help="print one JSON object with the results (default: text)")
 
     evaluate = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
     evaluate.add_argument("--checkpoint", required=True, help="best.pt or last.pt to evaluate (required)")
-    evaluate.add_argument("--data", default="fashion-mnist", help="dataset of the test split (default: %(default)s)")
+    evaluate.add_argument("--data", default=None, help="dataset of the test split (default: the one the checkpoint "
+                                                       "trained on, split as that run split it)")
     evaluate.add_argument("--batch-size", type=_positive(int), default=256, help="default: %(default)s")
     evaluate.add_argument("--limit", type=_positive(int), default=None, help="at most N test images "
                                                                               "(default: all)")
@@ -142,20 +145,6 @@ def _overrides(args, config_class: type) -> dict:
     return {f.name: getattr(args, f.name) for f in fields(config_class) if getattr(args, f.name, None) is not None}
 
 
-def _resumed_profile(profile, resume: str):
-    """Return `profile` with the settings of the run in `resume`, so options not given continue that run."""
-    from .checkpoint import read_checkpoint_info
-
-    info = read_checkpoint_info(resume)
-    model = {f.name: info.model_config[f.name] for f in fields(ModelConfig) if f.name in info.model_config}
-    train = {f.name: info.train_config[f.name] for f in fields(TrainConfig)
-             if f.name in info.train_config and f.name not in ("device", "out_dir", "progress")}
-    return replace(profile, model=replace(profile.model, **model),
-                   data=replace(profile.data, image_size=info.image_size, channels=info.channels,
-                                seed=train.get("seed", profile.data.seed)),
-                   train=replace(profile.train, **train, out_dir=str(Path(resume).parent)))
-
-
 def cmd_train(args) -> dict:
     """Train as the arguments say; return the results dict."""
     import torch
@@ -167,17 +156,22 @@ def cmd_train(args) -> dict:
     from .runfolder import check_run_folder
     from .runtime import close_distributed, init_distributed, is_main_process, pick_device, world_size
 
+    if args.out_dir is not None and not args.out_dir.strip():
+        raise ValueError("--out is empty; give the folder for best.pt, last.pt and history.json (or leave --out "
+                         "out for the profile's)")
     distributed = init_distributed()
     try:
-        profile = get_profile(args.profile)
+        profile, resumed_epochs = get_profile(args.profile), 0
         if args.resume:
-            profile = _resumed_profile(profile, args.resume)
+            given = {name: _overrides(args, config) for name, config in CONFIGS.items()}
+            profile = resumed_profile(profile, given, args.resume, flag_for)
+            resumed_epochs = read_checkpoint_info(args.resume).epoch
         train_changes = _overrides(args, TrainConfig)
         if args.epochs is not None and args.time_budget is None:
             train_changes["time_budget"] = None  # --epochs alone: exactly that many epochs, however long
         device = pick_device(args.device or profile.train.device)  # chosen once; fit reuses it
         train_changes["device"] = str(device)
-        model_config = replace(profile.model, **_overrides(args, ModelConfig))
+        model_config = _model_config(profile.model, args)
         data_config = replace(profile.data, **_overrides(args, DataConfig))
         config = replace(profile.train, **train_changes, progress=not args.json and sys.stderr.isatty())
         # Every value is checked before any data loads: a typo costs seconds, not a dataset scan.
@@ -196,7 +190,7 @@ def cmd_train(args) -> dict:
         with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
             history = fit(model, data, config, resume=args.resume, overwrite=args.overwrite)
         last = history.last
-        if last is None:
+        if last is None or last.epoch <= resumed_epochs:  # no epoch of this run was saved
             if history.stopped == "interrupted":
                 raise KeyboardInterrupt
             raise DataError("training stopped before the first epoch ended; nothing to report")
@@ -211,6 +205,17 @@ def cmd_train(args) -> dict:
     finally:
         if distributed:
             close_distributed()
+
+
+def _model_config(recipe: ModelConfig, args) -> ModelConfig:
+    """Return the recipe's ModelConfig with the options given; another preset than seed gets its own stem."""
+    config = replace(recipe, **_overrides(args, ModelConfig))
+    if config.preset != "seed":
+        if args.stem_batchnorm:
+            raise ValueError(f"--stem-batchnorm only applies to --preset seed ({config.preset} chooses its own "
+                             f"stem); drop --stem-batchnorm")
+        config = replace(config, stem_batchnorm=False)
+    return config
 
 
 def _check_image_size(size: int, min_size: int, model: str) -> None:
@@ -231,7 +236,7 @@ def cmd_evaluate(args) -> dict:
     model, info = load_checkpoint(args.checkpoint, device)
     data = data_for_checkpoint(info, args.data, args.batch_size, limit=args.limit, device=device)
     if list(data.classes) != list(info.classes):
-        raise CheckpointError(f"{args.checkpoint} was trained on classes {info.classes}, but {args.data} has "
+        raise CheckpointError(f"{args.checkpoint} was trained on classes {info.classes}, but {data.config.dataset} has "
                               f"{data.classes}; evaluate on the dataset it was trained on")
     acc, loss = test(data.test, model, nn.CrossEntropyLoss())
     return {"test_acc": acc, "test_loss": loss, "images": data.num_test, "checkpoint": str(args.checkpoint)}
@@ -293,17 +298,20 @@ def cmd_bench(args) -> dict:
                      compile=args.compile)
 
 
-# Which options make the memory a command asks for, for the advice after an allocator's refusal.
-MEMORY_OPTIONS = {"train": "--batch-size or --image-size", "bench": "--batch-size or --image-size",
-                  "evaluate": "--batch-size", "predict": "the number of images per call",
-                  "summary": "--image-size"}
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
+    args = build_parser().parse_args(argv)
+    terminated = Terminated()
+    with pipe_guarded(), terminated.handled():
+        code = _run(args)
+    if code == INTERRUPTED and terminated.seen:
+        return TERMINATED
+    return code
+
+
+def _run(args) -> int:
     from .checks import is_out_of_memory
 
-    args = build_parser().parse_args(argv)
     try:
         if args.command == "summary":
             cmd_summary(args)
@@ -311,24 +319,23 @@ def main(argv: list[str] | None = None) -> int:
         command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "bench": cmd_bench}
         result = command[args.command](args)
     except KeyboardInterrupt:
-        done = "before the first epoch ended, nothing was saved" if args.command == "train" else "nothing written"
-        print(f"interrupted (Ctrl-C): {done}", file=sys.stderr)
+        done = "before an epoch ended, nothing was saved" if args.command == "train" else "nothing written"
+        print(f"interrupted (Ctrl-C or SIGTERM): {done}", file=sys.stderr)
         return INTERRUPTED
-    except (DataError, CheckpointError, ValueError, FileNotFoundError) as err:
+    except (DataError, CheckpointError, ValueError) as err:
         print(f"error: {in_cli_words(str(err))}", file=sys.stderr)
         return BAD_INPUT
     except TrainingDiverged as err:
         print(f"error: {in_cli_words(str(err))}", file=sys.stderr)
         return 1
-    except PermissionError as err:
-        print(f"error: permission denied: {err.filename or err}; give yourself access or choose another path",
-              file=sys.stderr)
+    except OSError as err:
+        print(f"error: {in_cli_words(os_error_line(err))}", file=sys.stderr)
         return BAD_INPUT
     except Exception as err:
         if not is_out_of_memory(err):
             raise
         detail = str(err).strip().splitlines()[0][:200]
-        print(f"error: out of memory ({detail}); lower {MEMORY_OPTIONS[args.command]}", file=sys.stderr)
+        print(f"error: out of memory ({detail}); {memory_advice(args)}", file=sys.stderr)
         return BAD_INPUT
     if args.command != "train" or _is_rank_zero():
         _print(result, args.json)

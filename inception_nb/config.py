@@ -7,12 +7,12 @@ what notebook 02 trains. Every other profile states only how it differs from the
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from .paths import RUNS_DIR
 
 __all__ = ["ModelConfig", "DataConfig", "TrainConfig", "Profile", "PROFILES", "DEFAULT_PROFILE", "CLI_PROFILE",
-           "get_profile", "profile_table"]
+           "RESUME_KEEPS", "check_flags", "get_profile", "profile_table"]
 
 
 def _option(default, help: str, choices: tuple | None = None, **kwargs):
@@ -38,8 +38,10 @@ class ModelConfig:
 
     def build(self, num_classes: int, in_channels: int):
         """Return a fresh InceptionV1 with these options."""
+        from .checks import check_model_config
         from .model import InceptionV1
 
+        check_model_config(self)
         return InceptionV1(num_classes=num_classes, in_channels=in_channels, preset=self.preset,
                            aux_logits=self.aux_logits, stem_batchnorm=self.stem_batchnorm, dropout=self.dropout)
 
@@ -85,6 +87,13 @@ class TrainConfig:
     check_every: int = _option(25, "steps between host synchronisations (non-finite check, progress text)")
 
 
+# What a resume refuses to change: the model, which images train and which test, and the optimizer whose state it
+# continues. Every other setting a checkpoint records is carried over unless given anew.
+RESUME_KEEPS = {"ModelConfig": ("preset", "stem_batchnorm", "dropout", "aux_logits"),
+                "DataConfig": ("dataset", "image_size", "channels", "limit", "val_fraction", "seed"),
+                "TrainConfig": ("optimizer", "seed")}
+
+
 @dataclass
 class Profile:
     """A complete recipe: model, data and training settings under one name."""
@@ -124,6 +133,19 @@ def _quick() -> Profile:
 PROFILES = {"cpu": _cpu, "cpu-5min": _cpu_5min, "full": _full, "quick": _quick}
 DEFAULT_PROFILE = "cpu"  # what notebooks train unless INCEPTION_NB_PROFILE names another
 CLI_PROFILE = "cpu-5min"  # what `python -m inception_nb train` trains unless --profile names another
+
+
+def check_flags(config) -> None:
+    """Raise TypeError naming the first on/off setting of `config` that is not True or False (None where allowed).
+
+    A string such as "no" would otherwise count as on.
+    """
+    for f in fields(config):
+        kinds = [part.strip() for part in f.type.split("|")]
+        value = getattr(config, f.name)
+        if kinds[0] == "bool" and not (isinstance(value, bool) or (value is None and "None" in kinds)):
+            allowed = "True, False or None" if "None" in kinds else "True or False"
+            raise TypeError(f"{type(config).__name__}.{f.name} must be {allowed}, got {value!r}")
 
 
 def get_profile(name: str | None = None, **train_overrides) -> Profile:

@@ -10,7 +10,7 @@ import hashlib
 import os
 import signal
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +19,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from . import paths
-from .config import DataConfig
+from .config import DataConfig, check_flags
 from .images import IMAGE_EXTENSIONS, DataError, check_header, normalise, open_image, to_uint8, unreadable
+from .oserrors import check_usable_path, describe_os_error, path_error
 from .runtime import loader_settings
 
 __all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_SIZE", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "DataConfig",
@@ -60,6 +61,7 @@ class DataBundle:
     image_size: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    config: DataConfig | None = None  # what made it (dataset resolved), for checkpoints and resumes
 
     @property
     def num_train(self) -> int:
@@ -274,7 +276,11 @@ def _split_val(labels: torch.Tensor, val_fraction: float, seed: int) -> tuple[to
 def _dataset_folder(dataset) -> Path:
     """Return the folder DataConfig.dataset names, tried where paths.dataset_candidates says."""
     candidates = paths.dataset_candidates(dataset)
-    found = next((path for path in candidates if path.exists()), None)
+    try:
+        check_usable_path(Path(dataset))
+        found = next((path for path in candidates if path.exists()), None)
+    except OSError as err:
+        raise DataError(f"dataset {describe_os_error(path_error(err, dataset))}") from None
     if found is None:
         where = (f"{candidates[0]} does not exist" if len(candidates) == 1 else
                  f"it does not exist in any place looked at: {', '.join(map(str, candidates))}")
@@ -358,14 +364,21 @@ def load_data(config: DataConfig, device: str | torch.device = "cpu", min_size: 
 
     `training=False` (evaluation only) skips the check that a training batch fits the dataset.
     """
+    if not isinstance(config, DataConfig):
+        raise TypeError(f"config must be a DataConfig, got {type(config).__name__} (e.g. DataConfig(dataset="
+                        f"{config!r}))" if isinstance(config, str) else
+                        f"config must be a DataConfig, got {type(config).__name__}")
+    check_flags(config)
     if config.dataset is None or not str(config.dataset).strip():  # Path("") is the working directory: no scan
         raise DataError(f"DataConfig.dataset is empty ({config.dataset!r}). Fix: set DataConfig.dataset to "
                         "'fashion-mnist' or to the path of a folder with one sub-folder of images per class.")
     _check_config(config, min_size)
     if str(config.dataset).lower() == "fashion-mnist":
         sources, classes, mean, std = _fashion_sources(config)
+        config = replace(config, dataset="fashion-mnist")
     else:
         sources, classes, mean, std = _folder_sources(config)
+        config = replace(config, dataset=str(_dataset_folder(config.dataset).resolve()))
     (train_x, train_y), (test_x, test_y) = sources
     train_set = ImageBatches(train_x, train_y, config.image_size, config.channels, mean, std, config.augment)
     test_set = ImageBatches(test_x, test_y, config.image_size, config.channels, mean, std, augment=False)
@@ -392,4 +405,4 @@ def load_data(config: DataConfig, device: str | torch.device = "cpu", min_size: 
     train = DataLoader(train_set, shuffle=train_sampler is None, sampler=train_sampler, drop_last=True,
                        generator=generator, **common)
     test = DataLoader(test_set, shuffle=False, sampler=test_sampler, **common)
-    return DataBundle(train, test, classes, config.channels, config.image_size, tuple(mean), tuple(std))
+    return DataBundle(train, test, classes, config.channels, config.image_size, tuple(mean), tuple(std), config)

@@ -11,13 +11,13 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .checkpoint import check_resume, load_checkpoint, load_training_state, remove_orphaned_temps, save_checkpoint
-from .checks import check_train_config
+from .checkpoint import check_resume, load_checkpoint, load_training_state, remove_orphaned_temps
+from .checks import check_fit_arguments
 from .config import TrainConfig
 from .fastconv import matmul_convs
 from .history import EpochRecord, History, StepRecord
 from .model import aux_loss
-from .runfolder import check_run_folder, describe_resume, hold_run_folder, interrupts_held
+from .runfolder import check_run_folder, describe_resume, hold_run_folder, interrupts_held, write_epoch_files
 from .runtime import (
     autocast, autocast_dtype, is_main_process, model_device, pick_device, reduce_sum, say, sync_buffers,
     uses_channels_last, uses_matmul_convs, wrap_distributed,
@@ -216,8 +216,8 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None, resume: str |
     epoch's evaluation or saving it first finishes that epoch. `resume=` takes a last.pt and continues up to
     `config.epochs` in total.
     """
-    config = config or TrainConfig()
-    check_train_config(config)
+    config = TrainConfig() if config is None else config
+    check_fit_arguments(model, data, config, resume, overwrite)
     device = pick_device(config.device)
     out_dir = Path(config.out_dir) if config.out_dir and is_main_process() else None
     if out_dir is None:
@@ -239,7 +239,7 @@ def _fit(model: nn.Module, data, config: TrainConfig, device: torch.device, resu
 
 def _stop_interrupted(history: History, out_dir: Path | None, where: str) -> None:
     history.stopped = "interrupted"
-    if out_dir and history.epochs:
+    if out_dir and (out_dir / "last.pt").exists():  # a resume into a new folder has earlier epochs but no files
         with interrupts_held("Ctrl-C: saving the history first") as held:
             held.shielded = True
             history.save(out_dir / "history.json")
@@ -333,10 +333,8 @@ def _train_epochs(model: nn.Module, data, config: TrainConfig, device: torch.dev
                 say(f"epoch {epoch:2d}  train acc {train_acc:6.2%}  loss {train_loss:.3f}  |  "
                     f"test acc {test_acc:6.2%}  loss {test_loss:.3f}  |  lr {lr_now:.4f}  {seconds:5.1f} s")
                 if out_dir:
-                    save_checkpoint(out_dir / "last.pt", model, data, config, history, optimizer, epoch, spent)
-                    if is_best:
-                        save_checkpoint(out_dir / "best.pt", model, data, config, history, None, epoch, spent)
-                    history.save(out_dir / "history.json")
+                    write_epoch_files(out_dir, model, data, config, history, optimizer, epoch, spent, is_best,
+                                      resume)
             if held.requested and history.stopped in ("running", "interrupted"):
                 _stop_interrupted(history, out_dir, f"after epoch {epoch}")
                 return history
