@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import re
 import sys
+import textwrap
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -26,6 +28,17 @@ CONFIGS = {"ModelConfig": ModelConfig, "DataConfig": DataConfig, "TrainConfig": 
 FLAG_NAMES = {"dataset": "--data", "out_dir": "--out"}
 # What the CLI decides itself instead of taking an option: progress bars follow the terminal.
 NOT_OPTIONS = {"progress"}
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout, without breaking an option such as --weight-decay at its hyphen."""
+
+    def _split_lines(self, text: str, width: int) -> list:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent,
+                             break_on_hyphens=False)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="inception_nb", description=__doc__)
     parser.add_argument("--version", action="version", version=f"inception_nb {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser = functools.partial(sub.add_parser, formatter_class=_Formatter)
 
     train = sub.add_parser("train", help="train a model and write best.pt, last.pt, history.json",
                            description="Train as a profile says; every option overrides one field of it. Given "

@@ -26,7 +26,9 @@ def resume_help(flag_for, options: set) -> str:
     return (f"With --resume, a resume carries every setting the checkpoint records unless given again: "
             f"{', '.join(_flags(carried, flag_for))}; --out defaults to the checkpoint's folder. It refuses to change "
             f"{', '.join(_flags(keeps, flag_for))} (the model, which images train and which test, and the optimizer "
-            f"whose state it continues): give them only with the checkpoint's values, or start a new run.")
+            f"whose state it continues): give them only with the checkpoint's values, or start a new run. "
+            f"{', '.join(_flags(sorted(NOT_CARRIED - {'progress', 'out_dir'}), flag_for))} belong to this command, not "
+            f"the run, and are never carried.")
 
 
 def recorded_settings(info: CheckpointInfo) -> dict:

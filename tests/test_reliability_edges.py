@@ -617,7 +617,7 @@ def test_added_sigkill_then_a_new_run_is_told_and_a_resume_works(tmp_path):
                                 "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=cli_env())
     for line in process.stdout:
-        if line.startswith("epoch  1"):
+        if line.startswith("epoch  2"):  # printed before epoch 2's files are written, after epoch 1's
             process.kill()
             break
     process.wait(timeout=60)
