@@ -145,7 +145,7 @@ def _checked_path(path, argument: str = "path") -> Path:
     except FileNotFoundError:
         pass  # said below, with the advice to train first
     except OSError as err:
-        raise CheckpointError(f"checkpoint {describe_os_error(path_error(err, path))}") from None
+        raise CheckpointError(f"checkpoint: {describe_os_error(path_error(err, path))}") from None
     return path
 
 

@@ -280,7 +280,7 @@ def _dataset_folder(dataset) -> Path:
         check_usable_path(Path(dataset))
         found = next((path for path in candidates if path.exists()), None)
     except OSError as err:
-        raise DataError(f"dataset {describe_os_error(path_error(err, dataset))}") from None
+        raise DataError(f"DataConfig.dataset: {describe_os_error(path_error(err, dataset))}") from None
     if found is None:
         where = (f"{candidates[0]} does not exist" if len(candidates) == 1 else
                  f"it does not exist in any place looked at: {', '.join(map(str, candidates))}")

@@ -79,7 +79,7 @@ INCEPTION_TABLE: dict[str, tuple[int, ...]] = {
 
 
 def _preset(name: str) -> Preset:
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; use one of {sorted(PRESETS)}")
     return PRESETS[name]
 
@@ -179,6 +179,11 @@ class InceptionV1(nn.Module):
         for name, value in (("num_classes", num_classes), ("in_channels", in_channels)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name, value in (("aux_logits", aux_logits), ("stem_batchnorm", stem_batchnorm)):
+            if not isinstance(value, bool):  # "no" would count as yes
+                raise TypeError(f"{name} must be True or False, got {value!r}")
+        if dropout is not None and (isinstance(dropout, bool) or not isinstance(dropout, (int, float))):
+            raise TypeError(f"dropout must be a number from 0 to below 1, or None for the preset's; got {dropout!r}")
         if stem_batchnorm and preset != "seed":
             raise ValueError(f"stem_batchnorm=True only applies to preset='seed' (preset {preset!r} "
                              f"{'already has' if spec.stem_batchnorm else 'has no'} BatchNorm in its stem); "

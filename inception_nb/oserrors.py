@@ -54,10 +54,15 @@ def check_usable_path(path) -> None:
     for part in path.parts:
         if len(os.fsencode(part)) > 255:
             raise PathError(errno.ENAMETOOLONG, describe_os_error(OSError(errno.ENAMETOOLONG, ""), path), str(path))
-    if path.is_symlink() and not path.exists():
-        target = os.readlink(path)
-        raise PathError(errno.ENOENT, f"{path} is a symbolic link to {target}, which does not exist; create "
-                                      f"{target} or remove the link, or choose another path", str(path))
+    if path.is_symlink():
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            target = os.readlink(path)
+            raise PathError(errno.ENOENT, f"{path} is a symbolic link to {target}, which does not exist; create "
+                                          f"{target} or remove the link, or choose another path", str(path)) from None
+        except OSError as err:  # a loop of links, a link into a folder we may not enter, ...
+            raise path_error(err, path) from None
 
 
 class PipeGuard:

@@ -34,6 +34,8 @@ def predict_images(model: nn.Module, info, paths: Iterable, top_k: int = 3, batc
     if not isinstance(model, nn.Module) or not hasattr(info, "classes"):
         raise TypeError("model and info must be what load_checkpoint returns: model, info = load_checkpoint(path)")
     paths = [Path(p) for p in paths]
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise TypeError(f"top_k must be a whole number, got {top_k!r}")
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
     top_k = min(top_k, len(info.classes))

@@ -70,6 +70,7 @@ def clean_error(ran: Ran, *words: str, code: int = 2) -> str:
     assert len(errors) == 1 and errors[0] == lines[-1], lines
     for word in words:
         assert word.lower() in errors[0].lower(), (word, errors[0])
+    print(errors[0])  # shown by `pytest -rP`: the message each case gets, for the issue's closing note
     return errors[0]
 
 
@@ -359,6 +360,16 @@ def test_issue_out_through_a_dangling_symlink_is_refused_before_data_loads(capsy
                 str(link), "symbolic link")
 
 
+@pytest.mark.parametrize("flag", ["--out", "--data"])
+def test_added_a_loop_of_symbolic_links_is_named(capsys, tmp_path, flag):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    values = {"--out": tmp_path / "run", "--data": "/no/such/dataset", flag: loop}
+    line = clean_error(run(capsys, "train", *TINY, "--epochs", "1", *[x for kv in values.items() for x in kv]),
+                       str(loop))
+    assert "symbolic links" in line and flag.lstrip("-") in line.replace("dataset", "data"), line
+
+
 @pytest.mark.parametrize("argv", [
     ["train", *TINY, "--epochs", "1", "--out", "{tmp}/" + LONG_NAME],
     ["train", *TINY, "--epochs", "1", "--data", "{tmp}/" + LONG_NAME, "--out", "{tmp}/run"],
@@ -529,12 +540,16 @@ def test_issue_out_of_memory_advice_fits_the_options_given(capsys, trained, tmp_
     (lambda m, d, out: load_data(DataConfig(augment="no", limit=32)), "DataConfig.augment"),
     (lambda m, d, out: load_checkpoint(5), "path"),
     (lambda m, d, out: ModelConfig(aux_logits="no").build(10, 1), "aux_logits"),
+    (lambda m, d, out: InceptionV1(num_classes=10, aux_logits="no"), "aux_logits"),
+    (lambda m, d, out: InceptionV1(num_classes=10, preset=["seed"]), "preset"),
+    (lambda m, d, out: InceptionV1(num_classes=10, dropout="0.1"), "dropout"),
 ], ids=["fit-config-dict", "fit-data-str", "fit-model-str", "fit-classes", "fit-channels", "fit-resume-int",
         "fit-amp-str", "fit-progress-str", "load-data-str", "load-data-augment", "load-checkpoint-int",
-        "model-config-aux"])
+        "model-config-aux", "model-aux-str", "model-preset-list", "model-dropout-str"])
 def test_issue_library_misuse_names_the_argument(tiny_data, tmp_path, call, argument):
     with pytest.raises((TypeError, ValueError)) as caught:
         call(tiny_model(), tiny_data, tmp_path / "run")
+    print(f"{type(caught.value).__name__}: {caught.value}")
     assert argument in str(caught.value), str(caught.value)
     assert not (tmp_path / "run").exists()
 
@@ -545,6 +560,8 @@ def test_added_predict_images_given_one_path_instead_of_a_list_names_it(trained)
     model, info = load_checkpoint(trained / "last.pt")
     with pytest.raises(TypeError, match="paths"):
         predict_images(model, info, "x.png")
+    with pytest.raises(TypeError, match="top_k"):
+        predict_images(model, info, [], top_k="3")
 
 
 # ============================================================================= loose ends
