@@ -14,11 +14,12 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from . import __version__
-from .checkpoint import CheckpointError, read_checkpoint_info
 from .cli_errors import TERMINATED, Terminated, memory_advice, os_error_line, pipe_guarded
-from .cli_resume import resume_help, resumed_profile
+from .training.checkpoint import CheckpointError, read_checkpoint_info
+from .training.checks import is_out_of_memory
+from .training.resume import resume_help, resumed_profile
 from .config import CLI_PROFILE, PROFILES, DataConfig, ModelConfig, TrainConfig, get_profile
-from .engine import TrainingDiverged
+from .loops import TrainingDiverged
 from .images import DataError
 
 BAD_INPUT = 2
@@ -163,12 +164,12 @@ def cmd_train(args) -> dict:
     """Train as the arguments say; return the results dict."""
     import torch
 
-    from .checks import check_model_config, check_seed, check_train_config
+    from .training.checks import check_seed, check_train_config
     from .data import load_data
-    from .engine import fit
+    from .training.fit import fit
     from .model import min_input_size
-    from .runfolder import check_run_folder
-    from .runtime import close_distributed, init_distributed, is_main_process, pick_device, world_size
+    from .training.runfolder import check_run_folder
+    from .training.runtime import close_distributed, init_distributed, is_main_process, pick_device, world_size
 
     if args.out_dir is not None and not args.out_dir.strip():
         raise ValueError("--out is empty; give the folder for best.pt, last.pt and history.json (or leave --out "
@@ -191,7 +192,7 @@ def cmd_train(args) -> dict:
         # Every value is checked before any data loads: a typo costs seconds, not a dataset scan.
         check_train_config(config)
         check_seed(data_config)
-        check_model_config(model_config)
+        model_config.check()
         min_size = min_input_size(model_config.preset, aux_logits=model_config.aux_logits)
         _check_image_size(data_config.image_size, min_size, model_config.preset)
         out = Path(config.out_dir)
@@ -242,9 +243,9 @@ def cmd_evaluate(args) -> dict:
     """Evaluate a checkpoint on a dataset's test split; return the results dict."""
     import torch.nn as nn
 
-    from .checkpoint import data_for_checkpoint, load_checkpoint
-    from .engine import test
-    from .runtime import pick_device
+    from .training.checkpoint import data_for_checkpoint, load_checkpoint
+    from .loops import test
+    from .training.runtime import pick_device
 
     device = pick_device(args.device)
     model, info = load_checkpoint(args.checkpoint, device)
@@ -258,7 +259,7 @@ def cmd_evaluate(args) -> dict:
 
 def cmd_predict(args) -> dict:
     """Predict image files (or folders of them); return {"predictions": [...]}."""
-    from .checkpoint import load_checkpoint
+    from .training.checkpoint import load_checkpoint
     from .predict import image_files, predict_images
 
     model, info = load_checkpoint(args.checkpoint)
@@ -292,7 +293,7 @@ def _print(result: dict, as_json: bool) -> None:
 def cmd_summary(args) -> None:
     """Print the torchsummary table of a preset."""
     from .model import min_input_size
-    from .report import torchsummary_table
+    from .lesson.report import torchsummary_table
 
     _check_image_size(args.image_size, min_input_size(args.preset, aux_logits=False), args.preset)
     print(torchsummary_table(args.preset, args.image_size, args.num_classes))
@@ -300,9 +301,9 @@ def cmd_summary(args) -> None:
 
 def cmd_bench(args) -> dict:
     """Benchmark our training step; return the figures."""
-    from .bench import run_bench
+    from .training.bench import run_bench
     from .model import min_input_size
-    from .runtime import pick_device
+    from .training.runtime import pick_device
 
     if args.image_size is not None:  # torchvision's GoogLeNet runs too, at its own minimum
         _check_image_size(args.image_size, max(min_input_size(get_profile("cpu").model.preset),
@@ -324,7 +325,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from .checks import is_out_of_memory
 
     try:
         if args.command == "summary":

@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 
+from .images import worker_message
 from .oserrors import PipeGuard, describe_os_error
 
 TERMINATED = 143  # the shell's status for a process ended by SIGTERM
@@ -29,8 +30,6 @@ def memory_advice(args) -> str:
 
 def os_error_line(error: OSError) -> str:
     """Return the one line for an OS error on a path the user gave (too long, no permission, disk full, ...)."""
-    from .images import worker_message
-
     if error.errno is None and error.filename is None:  # re-raised from a DataLoader worker as OSError(text)
         return worker_message(str(error))
     return describe_os_error(error)

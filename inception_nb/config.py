@@ -36,12 +36,26 @@ class ModelConfig:
                                          "post, worth it for runs of many epochs)")
     aux_logits: bool = _option(False, "train with the two auxiliary classifiers")
 
+    def check(self) -> None:
+        """Raise ValueError (TypeError for a value of the wrong kind) naming the first setting that cannot build."""
+        check_flags(self)
+        presets = fields(self)[0].metadata["choices"]
+        if not isinstance(self.preset, str) or self.preset not in presets:
+            raise ValueError(f"ModelConfig.preset must be one of {sorted(presets)}, got {self.preset!r}")
+        if self.stem_batchnorm and self.preset != "seed":
+            raise ValueError(f"ModelConfig.stem_batchnorm=True only applies to preset 'seed' (preset {self.preset!r} "
+                             f"chooses its own stem); use ModelConfig(preset={self.preset!r}, stem_batchnorm=False)")
+        dropout = self.dropout
+        if dropout is not None and (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
+                                    or not 0 <= dropout < 1):  # False for NaN too
+            raise ValueError(f"ModelConfig.dropout must be at least 0 and below 1 (or None for the preset's), "
+                             f"got {dropout!r}")
+
     def build(self, num_classes: int, in_channels: int):
         """Return a fresh InceptionV1 with these options."""
-        from .checks import check_model_config
         from .model import InceptionV1
 
-        check_model_config(self)
+        self.check()
         return InceptionV1(num_classes=num_classes, in_channels=in_channels, preset=self.preset,
                            aux_logits=self.aux_logits, stem_batchnorm=self.stem_batchnorm, dropout=self.dropout)
 

@@ -11,7 +11,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from .oserrors import check_usable_path, describe_os_error, path_error
+from ..oserrors import check_usable_path, describe_os_error, path_error
+from .checkpoint import copy_file, save_checkpoint
 
 RUN_FILES = ("best.pt", "last.pt", "history.json")
 LOCK_NAME = ".inception-nb.lock"  # hidden, and gone again when the run ends
@@ -204,8 +205,6 @@ def interrupts_held(notice: str) -> Iterator[InterruptRequest]:
 def write_epoch_files(out_dir: Path, model, data, config, history, optimizer, epoch: int, spent: float,
                       is_best: bool, resume=None) -> None:
     """Write a finished epoch's last.pt, then best.pt if it is the best so far, then history.json."""
-    from .checkpoint import copy_file, save_checkpoint
-
     save_checkpoint(out_dir / "last.pt", model, data, config, history, optimizer, epoch, spent)
     best, earlier_best = out_dir / "best.pt", Path(resume).parent / "best.pt" if resume else None
     if not is_best and not best.exists() and earlier_best is not None and earlier_best.is_file():

@@ -8,15 +8,15 @@ import secrets
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
+from ..config import RESUME_KEEPS
+from ..model import InceptionV1
+from ..oserrors import PathError, check_usable_path, describe_os_error, path_error
 from .checkpoint_fields import structure_problem
-from .config import RESUME_KEEPS
-from .model import InceptionV1
-from .oserrors import PathError, check_usable_path, describe_os_error, path_error
 
 FORMAT = "inception-nb/checkpoint/1"
 TMP_SUFFIX = ".tmp"
@@ -285,7 +285,7 @@ def data_for_checkpoint(info: CheckpointInfo, dataset: str | None = None, batch_
 
     `dataset` None: the one the run trained on (Fashion-MNIST for checkpoints that do not record it).
     """
-    from .data import DataConfig, load_data
+    from ..data import DataConfig, load_data
     from .runtime import pick_device
 
     # The run's own seed and validation share: a folder without a test split is split as the run split it, so

@@ -6,8 +6,8 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from .checkpoint import CheckpointError, CheckpointInfo, read_checkpoint_info
-from .config import RESUME_KEEPS, DataConfig, ModelConfig, Profile, TrainConfig
-from .paths import dataset_candidates
+from ..config import RESUME_KEEPS, DataConfig, ModelConfig, Profile, TrainConfig
+from ..paths import dataset_candidates
 
 CONFIGS = {"ModelConfig": ModelConfig, "DataConfig": DataConfig, "TrainConfig": TrainConfig}
 # Settings of this machine and this command rather than of the run: never carried.

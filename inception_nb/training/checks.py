@@ -10,6 +10,9 @@ import os
 from dataclasses import fields
 
 import torch
+from torch import nn
+
+from ..config import TrainConfig, check_flags
 
 MAX_SEED = 2**32 - 1  # the per-epoch reseed multiplies the seed; larger ones overflow torch's 64-bit seed
 
@@ -58,8 +61,6 @@ def check_seed(config) -> None:
 def check_train_config(config) -> None:
     """Raise ValueError (TypeError for a value of the wrong kind) naming the first TrainConfig setting that cannot
     train."""
-    from .config import TrainConfig, check_flags
-
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig (or None for the default recipe), got {type(config).__name__}"
                         + (f"; write TrainConfig(**{config!r})" if isinstance(config, dict) else ""))
@@ -88,24 +89,6 @@ def check_train_config(config) -> None:
         check_device(config.device)
 
 
-def check_model_config(config) -> None:
-    """Raise ValueError naming the ModelConfig setting that cannot build a model."""
-    from .config import check_flags
-    from .model import PRESETS
-
-    check_flags(config)
-    if not isinstance(config.preset, str) or config.preset not in PRESETS:
-        raise ValueError(f"ModelConfig.preset must be one of {sorted(PRESETS)}, got {config.preset!r}")
-    if config.stem_batchnorm and config.preset != "seed":
-        raise ValueError(f"ModelConfig.stem_batchnorm=True only applies to preset 'seed' (preset {config.preset!r} "
-                         f"chooses its own stem); use ModelConfig(preset={config.preset!r}, stem_batchnorm=False)")
-    dropout = config.dropout
-    if dropout is not None and (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
-                                or not 0 <= dropout < 1):  # False for NaN too
-        raise ValueError(f"ModelConfig.dropout must be at least 0 and below 1 (or None for the preset's), "
-                         f"got {dropout!r}")
-
-
 def is_out_of_memory(error: BaseException) -> bool:
     """Whether `error` is an allocator's refusal (host or device memory), whatever class it came as."""
     if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
@@ -117,8 +100,6 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 def check_fit_arguments(model, data, config, resume, overwrite) -> None:
     """Raise TypeError or ValueError naming the first argument of `fit` that cannot train."""
-    from torch import nn
-
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module (e.g. InceptionV1(...)), got {type(model).__name__}")
     missing = [name for name in ("train", "test", "classes", "channels") if not hasattr(data, name)]

@@ -8,6 +8,9 @@ from dataclasses import fields
 
 import torch
 
+from ..config import DataConfig, TrainConfig
+from ..model import PRESETS
+
 # The per-epoch record of a training history (history.EpochRecord), as a checkpoint stores it.
 HISTORY_FIELDS = ("epoch", "train_acc", "train_loss", "test_acc", "test_loss", "lr", "seconds", "images_seen")
 
@@ -73,8 +76,6 @@ def _top_level_problem(state: dict) -> str | None:
 
 
 def _model_config_problem(state: dict) -> str | None:
-    from .model import PRESETS
-
     config, classes = state["model_config"], state["classes"]
     if config.get("num_classes") != len(classes):
         return (f"field 'model_config' has num_classes {config.get('num_classes')!r} but field 'classes' names "
@@ -96,8 +97,6 @@ def _model_config_problem(state: dict) -> str | None:
 
 def _settings_problem(state: dict) -> str | None:
     """Check the recorded training and data settings, which a resume carries over, against their types."""
-    from .config import DataConfig, TrainConfig
-
     for section, config_class in (("train_config", TrainConfig), ("data_config", DataConfig)):
         recorded = state.get(section, {})
         for f in fields(config_class):
