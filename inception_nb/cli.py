@@ -172,8 +172,8 @@ def cmd_train(args) -> dict:
     from .training.runtime import close_distributed, init_distributed, is_main_process, pick_device, world_size
 
     if args.out_dir is not None and not args.out_dir.strip():
-        raise ValueError("--out is empty; give the folder for best.pt, last.pt and history.json (or leave --out "
-                         "out for the profile's)")
+        raise ValueError("--out is empty; give the folder for best.pt, last.pt and history.json, or omit --out "
+                         "for the profile's folder")
     distributed = init_distributed()
     try:
         profile, resumed_epochs = get_profile(args.profile), 0

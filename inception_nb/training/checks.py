@@ -116,5 +116,5 @@ def check_fit_arguments(model, data, config, resume, overwrite) -> None:
         for name, needed in (("num_classes", len(data.classes)), ("in_channels", data.channels)):
             if name in built and built[name] != needed:
                 raise ValueError(f"the model was built with {name}={built[name]}, but the data has {needed} "
-                                 f"{'classes' if name == 'num_classes' else 'channels'}; build it with "
+                                 f"{'class(es)' if name == 'num_classes' else 'channel(s)'}; build it with "
                                  f"{name}={needed}")
