@@ -102,17 +102,20 @@ def check_fit_arguments(model, data, config, resume, overwrite) -> None:
     """Raise TypeError or ValueError naming the first argument of `fit` that cannot train."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module (e.g. InceptionV1(...)), got {type(model).__name__}")
-    missing = [name for name in ("train", "test", "classes", "channels") if not hasattr(data, name)]
+    check_train_config(config)
+    # Loaders are all training needs; writing checkpoints also needs what the data is (a DataBundle says it).
+    needed = ("train", "test") + (("classes", "channels", "image_size", "mean", "std") if config.out_dir else ())
+    missing = [name for name in needed if not hasattr(data, name)]
     if missing:
         raise TypeError(f"data must be a DataBundle from load_data(DataConfig(...)), got {type(data).__name__} "
                         f"(it has no {', '.join(missing)})")
-    check_train_config(config)
     if resume is not None and not isinstance(resume, (str, os.PathLike)):
         raise TypeError(f"resume must be the path of a last.pt (str or Path) or None, got {type(resume).__name__}")
     if not isinstance(overwrite, bool):  # "no" would count as yes and replace a finished run
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    # An InceptionV1 says what it was built for (a plain nn.Module cannot be checked), a DataBundle what it holds.
     built = getattr(model, "config", None)
-    if isinstance(built, dict):  # an InceptionV1 says what it was built for; a plain nn.Module cannot be checked
+    if isinstance(built, dict) and hasattr(data, "classes") and hasattr(data, "channels"):
         for name, needed in (("num_classes", len(data.classes)), ("in_channels", data.channels)):
             if name in built and built[name] != needed:
                 raise ValueError(f"the model was built with {name}={built[name]}, but the data has {needed} "
