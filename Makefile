@@ -4,15 +4,16 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run lab test test-fast lint clean
+.PHONY: setup run lab test test-fast lint clean book book-check
 
 setup: $(STAMP)
 
-# pyproject.toml lists the dependencies (lower bounds only), constraints.txt pins the versions installed here.
-# Reinstall only when one of them changes, so a second `make setup` does nothing slow.
-$(STAMP): pyproject.toml constraints.txt
+# pyproject.toml lists the dependencies (lower bounds only), constraints.txt pins the versions installed here;
+# requirements.txt names the two (-c constraints.txt, -e .[notebooks,test]), so `pip install -r requirements.txt`
+# and `make setup` are one install. Reinstall only when one of them changes, so a second `make setup` is quick.
+$(STAMP): requirements.txt pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[notebooks,test]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $(STAMP)
 
 run: setup
@@ -30,7 +31,7 @@ test-fast: setup
 	$(PY) -m pytest tests -m "not slow" -p no:cacheprovider
 
 lint: setup
-	$(PY) -m ruff check inception_nb tests scripts tools
+	$(PY) -m ruff check inception_nb tests scripts tools book
 
 # Only what the project rebuilds: runs/ holds the models users trained (the README says keep them there).
 clean:
@@ -41,3 +42,20 @@ clean:
 .PHONY: zh
 zh: setup
 	$(PY) -m tools.zh build
+
+# The series as a website (out/book/site/, English and Chinese): the committed notebooks rendered with Sphinx and
+# MyST-NB, nothing executed, nothing downloaded. The [book] extra is installed into .venv on first use.
+BOOK_STAMP := $(VENV)/.book-installed
+$(BOOK_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[notebooks,test,book]"
+	@touch $(BOOK_STAMP)
+
+book: $(BOOK_STAMP)
+	$(PY) scripts/build_book.py
+
+# The built site in headless Chromium (needs Debian's chromium and chromium-driver) plus a link check over its
+# files. The build runs without a network where `unshare -n` may be used (as root), to prove it needs none.
+book-check: $(BOOK_STAMP)
+	@if unshare -n true 2>/dev/null; then echo "building offline (unshare -n)"; unshare -n $(PY) scripts/build_book.py; \
+	else $(PY) scripts/build_book.py; fi
+	$(PY) scripts/check_book.py

@@ -1,9 +1,11 @@
 """The notebooks' first cell: every notebook has the generated one, it is silent where the package is installed,
 adds the clone to the path and installs only what is missing where it is not, clones on Colab, and notebooks 00
-and 01 run in a Python that has the dependencies but not the package."""
+and 01 run in a Python that has the dependencies but not the package. Every link to the repository (READMEs,
+docs, notebooks, the book) names the one URL of pyproject.toml, and one command points them all at a fork."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -132,8 +134,9 @@ def test_cell_outside_a_clone_clones_the_repository_from_pyproject_url(tmp_path)
     work.mkdir()
     result = _run_cell(tmp_path, cwd=work, hide=("inception_nb",), path_dirs=[])
     [git] = result["calls"]
-    assert git[1:] == ["clone", "--depth", "1", first_cell.repository_url(), str(work.resolve() / "inception-nb")]
-    assert Path(result["path0"]) == work.resolve() / "inception-nb"
+    folder = first_cell.repository_url().rsplit("/", 1)[-1]  # inception-nb, or a fork's own name
+    assert git[1:] == ["clone", "--depth", "1", first_cell.repository_url(), str(work.resolve() / folder)]
+    assert Path(result["path0"]) == work.resolve() / folder
 
 
 def _python_without_the_package(tmp_path: Path) -> Path:
@@ -185,3 +188,75 @@ def test_notebooks_00_and_01_run_where_the_package_is_not_installed(tmp_path):
         assert done.returncode == 0, f"{name} failed without an installed package:\n{done.stderr[-3000:]}"
         imported_from = Path(done.stdout.strip().splitlines()[-1])
         assert imported_from == clone / "inception_nb" / "__init__.py", f"{name} imported {imported_from}"
+
+
+# Every place the project names its own repository, and the placeholder the READMEs use for a fork's.
+LINKED_FILES = ("README*.md", "docs/*.md", "book/**/*.md", "notebooks/**/*.md", "notebooks/**/*.ipynb",
+                "exercises/*.ipynb")
+REPOSITORY_LINK = re.compile(r"https://(?:github\.com|colab\.research\.google\.com/github)/([\w.-]+/[\w.-]+)"
+                             r"(?:/blob/main/([\w./-]+))?")
+PLACEHOLDER = "OWNER/REPO"
+
+
+def _repository_links(root: Path) -> list[tuple[Path, str, str | None]]:
+    """Return (file, OWNER/REPO, path in the repository or None) for every GitHub or Colab link of the project."""
+    files = sorted({p for pattern in LINKED_FILES for p in root.glob(pattern) if ".ipynb_checkpoints" not in p.parts})
+    return [(path, match[1].removesuffix(".git"), match[2]) for path in files
+            for match in REPOSITORY_LINK.finditer(path.read_text(encoding="utf-8")) if match[1] != PLACEHOLDER]
+
+
+def test_every_link_to_the_repository_names_the_url_of_pyproject():
+    owner_repo = first_cell.github_path(first_cell.repository_url())
+    links = _repository_links(ROOT)
+    linking = {path.relative_to(ROOT).as_posix() for path, _, _ in links}
+    assert "README.md" in linking and "notebooks/00_setup.ipynb" in linking, "the README and the notebooks link it"
+    other = sorted({f"{path.relative_to(ROOT)}: {repo}" for path, repo, _ in links if repo != owner_repo})
+    assert not other, (f"pyproject.toml names {owner_repo}; run `python -m tools.first_cell --repository "
+                       f"https://github.com/{owner_repo}` to rewrite these links: {other}")
+
+
+def test_links_into_the_repository_name_files_that_exist():
+    missing = sorted({f"{path.relative_to(ROOT)}: {target}" for path, _, target in _repository_links(ROOT)
+                      if target and not (ROOT / target).exists()})
+    assert not missing, f"links to files the repository does not have: {missing}"
+
+
+def _small_clone(tmp_path: Path) -> Path:
+    """Copy what set_repository rewrites (pyproject, READMEs, two notebooks and their Chinese copies) to tmp_path."""
+    clone = tmp_path / "clone"
+    names = ["pyproject.toml", "README.md", "README.zh-CN.md", "notebooks/00_setup.ipynb",
+             "notebooks/zh/00_setup.ipynb", "notebooks/exercises/student/01_inception_block.ipynb",
+             "exercises/01_inception_block.ipynb"]
+    for name in names:
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, clone / name)
+    return clone
+
+
+def test_set_repository_points_every_link_and_first_cell_at_a_fork_and_back(tmp_path):
+    clone = _small_clone(tmp_path)
+    before = {p: p.read_bytes() for p in clone.rglob("*") if p.is_file()}
+    old_path = first_cell.github_path(first_cell.repository_url()).encode()
+    naming = {p for p, text in before.items() if old_path in text}
+    assert len(naming) == len(before), "every copied file names the repository"
+    url = "https://github.com/a-teacher/googlenet-course"
+    changed = first_cell.set_repository(url + ".git", clone)
+    assert set(changed) == naming
+    assert first_cell.repository_url(clone) == url
+    assert {repo for _, repo, _ in _repository_links(clone)} == {"a-teacher/googlenet-course"}
+    source = first_cell.cell_source(clone)
+    assert f'url = "{url}"' in source
+    for path in clone.rglob("*.ipynb"):
+        nb = nbformat.read(path, 4)
+        assert [c.source for c in nb.cells if c.source.startswith(first_cell.MARKER)] == [source], path
+    original = first_cell.repository_url()
+    first_cell.set_repository(original, clone)
+    assert {p: p.read_bytes() for p in clone.rglob("*") if p.is_file()} == before, "repointing back restores all"
+
+
+def test_set_repository_refuses_a_url_colab_cannot_open_and_changes_nothing(tmp_path):
+    clone = _small_clone(tmp_path)
+    before = {p: p.read_bytes() for p in clone.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError, match="https://github.com/OWNER/REPO"):
+        first_cell.set_repository("https://gitlab.com/a/b", clone)
+    assert {p: p.read_bytes() for p in clone.rglob("*") if p.is_file()} == before

@@ -1,6 +1,7 @@
 """The first code cell of every notebook: it makes ``inception_nb`` importable in any Jupyter and on Colab.
 
 Usage: python -m tools.first_cell [--check] [NOTEBOOK ...]
+       python -m tools.first_cell --repository https://github.com/OWNER/REPO
 
 Without arguments it writes the cell into the numbered notebooks (notebooks/*.ipynb) and the exercise
 sources (exercises/*.ipynb); ``python -m inception_nb.exercises make`` then carries it into the student
@@ -10,12 +11,17 @@ The cell is generated, never edited by hand: the list of packages comes from pyp
 ``dependencies`` and the repository URL from its ``[project.urls] Repository``, so both stay in one place.
 Where ``inception_nb`` is importable (after ``make setup``, ``pip install``, or with PYTHONPATH) the
 cell does nothing and prints nothing, so nbval sees the same empty output everywhere.
+
+``--repository URL`` points a fork or a course's copy at itself: it writes URL into pyproject.toml, rewrites
+the README's Colab and GitHub links and puts the new URL into the first cell of every notebook (the Chinese
+edition and the built exercises included), all files or none.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -120,6 +126,77 @@ def default_notebooks(root: Path = REPO_ROOT, built: bool = False) -> list[Path]
     return paths
 
 
+GITHUB_URL = re.compile(r"https://github\.com/(?P<path>[\w.-]+/[\w.-]+?)(?:\.git)?/?")
+# Where the READMEs name the repository: its GitHub page and Colab's view of it, each followed by OWNER/REPO.
+LINK_PREFIXES = ("https://github.com/", "https://colab.research.google.com/github/")
+READMES = ("README.md", "README.zh-CN.md")
+
+
+def github_path(url: str) -> str:
+    """Return OWNER/REPO of a GitHub repository URL, or raise ValueError saying what URL is wanted."""
+    match = GITHUB_URL.fullmatch(url.strip())
+    if not match:
+        raise ValueError(f"{url!r} is not a GitHub repository URL; give https://github.com/OWNER/REPO "
+                         "(Colab, which the README's links open, reads notebooks from GitHub only)")
+    return match["path"]
+
+
+def relink(text: str, old_path: str, new_path: str) -> str:
+    """Return text with every GitHub and Colab link to old_path (OWNER/REPO) pointing at new_path."""
+    for prefix in LINK_PREFIXES:
+        text = re.sub(re.escape(prefix + old_path) + r"(?![\w.-])", lambda _: prefix + new_path, text)
+    return text
+
+
+def notebooks_with_first_cell(root: Path = REPO_ROOT) -> list[Path]:
+    """Return every notebook of the clone that holds the first cell: sources, built exercises, Chinese edition."""
+    paths = sorted(root.glob("notebooks/**/*.ipynb")) + sorted(root.glob("exercises/*.ipynb"))
+    return [p for p in paths if ".ipynb_checkpoints" not in p.parts
+            and any(_is_first_cell(c) for c in nbformat.read(p, as_version=4).cells)]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def set_repository(url: str, root: Path = REPO_ROOT) -> list[Path]:
+    """Point pyproject.toml, the READMEs' links and every notebook's first cell at url; return the files changed.
+
+    Every new text is prepared before the first file is written, so a problem leaves the clone as it was.
+    """
+    url = url.strip().removesuffix("/").removesuffix(".git")
+    new_path, old_path = github_path(url), github_path(repository_url(root))
+    pyproject = root / "pyproject.toml"
+    old_text = pyproject.read_text(encoding="utf-8")
+    text, count = re.subn(r'^(Repository\s*=\s*)"[^"]*"', lambda m: f'{m[1]}"{url}"', old_text, flags=re.M)
+    if count != 1:
+        raise ValueError(f"{pyproject} must have exactly one `Repository = \"...\"` line under [project.urls]")
+    new = {pyproject: text}
+    for name in READMES:
+        if (root / name).is_file():
+            new[root / name] = relink((root / name).read_text(encoding="utf-8"), old_path, new_path)
+    notebooks = notebooks_with_first_cell(root)
+    _write_atomic(pyproject, text)  # the cell is generated from pyproject.toml
+    try:
+        source = cell_source(root)
+        for path in notebooks:
+            nb = nbformat.read(path, as_version=4)
+            for cell in nb.cells:
+                if _is_first_cell(cell):
+                    cell.source = source
+            text = nbformat.writes(nb)
+            new[path] = text if text.endswith("\n") else text + "\n"  # as nbformat.write ends a file
+    except Exception:
+        _write_atomic(pyproject, old_text)
+        raise
+    changed = [path for path, text in new.items() if path == pyproject or path.read_text(encoding="utf-8") != text]
+    for path in changed:
+        _write_atomic(path, new[path])
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the first cell into the notebooks; with --check, list those without it and exit 1 if any."""
     parser = argparse.ArgumentParser(prog="python -m tools.first_cell", description=__doc__.splitlines()[0])
@@ -128,7 +205,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if a notebook lacks the current first cell (default: all "
                              "notebooks, the built student/solution ones included)")
+    parser.add_argument("--repository", metavar="URL",
+                        help="point pyproject.toml, the READMEs' links and every notebook's first cell at this "
+                             "GitHub repository (https://github.com/OWNER/REPO), e.g. for a fork")
     args = parser.parse_args(argv)
+    if args.repository:
+        try:
+            changed = set_repository(args.repository)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote {repository_url()} into {len(changed)} files (pyproject.toml, READMEs, notebooks); commit them")
+        return 0
     source = cell_source()
     paths = args.notebooks or default_notebooks(built=args.check)
     outdated = [p for p in paths if not has_first_cell(nbformat.read(p, as_version=4), source)]

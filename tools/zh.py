@@ -3,8 +3,9 @@
 One translation file per notebook (``notebooks/zh/translations/<stem>.md``; the student and solution copies
 of an exercise share ``translations/exercises/<stem>.md``) holds, for each English markdown cell, a marker
 line ``<!-- cell <id> en:<hash> -->`` followed by the Chinese text. The hash is that of the English text the
-entry translates, so an English edit makes the entry stale instead of silently outdated. Code cells and their
-outputs are copied from the English notebook untouched.
+entry translates, so an English edit makes the entry stale instead of silently outdated. Code cells keep the
+English code and outputs, their printed prose, check lines and listed comments rendered in Chinese by
+zh_outputs.py (numbers untouched); line breaks a browser would show as spaces in Chinese text are joined.
 
     python -m tools.zh build             # write notebooks/zh/ (make zh)
     python -m tools.zh check             # is notebooks/zh/ current and every cell translated?
@@ -23,6 +24,8 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from .zh_outputs import CatalogueError, Localiser, join_cjk_lines, load_catalogue
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # tools/ sits at the root of a clone
 
@@ -71,6 +74,19 @@ def translation_path(english: Path, root: Path = REPO_ROOT) -> Path:
     if english.parent.parent.name == "exercises":
         return folder / "exercises" / f"{english.stem}.md"
     return folder / f"{english.stem}.md"
+
+
+def catalogue_path(root: Path = REPO_ROOT) -> Path:
+    """Return the output catalogue: the Chinese of prose printed by code cells, and of listed code comments."""
+    return root / "notebooks" / "zh" / "translations" / "outputs.toml"
+
+
+def localiser(english: Path, root: Path = REPO_ROOT, catalogue: dict | None = None) -> Localiser:
+    """Return what renders a notebook's code cells in Chinese; the catalogue names it as its translation file."""
+    stem = translation_path(english, root).relative_to(catalogue_path(root).parent).with_suffix("").as_posix()
+    catalogue = load_catalogue(catalogue_path(root)) if catalogue is None else catalogue
+    return Localiser(catalogue, stem, english.relative_to(root / "notebooks").as_posix(),
+                     check_lines=english.parent.parent.name == "exercises")
 
 
 def english_text(cell: dict) -> str:
@@ -128,9 +144,20 @@ def rewrite_links(text: str, english: Path, root: Path = REPO_ROOT) -> str:
             resolved = chinese_path(resolved, root.resolve())
         elif resolved == (root / "README.md").resolve():
             resolved = root.resolve() / "README.zh-CN.md"
+        elif resolved.suffix == ".md" and (chinese := chinese_readme(resolved, root)) is not None:
+            resolved = chinese
         return match.group("head") + _rel(resolved, here.resolve()) + hash_mark + anchor
 
     return LINK.sub(rewrite, text)
+
+
+def chinese_readme(english: Path, root: Path = REPO_ROOT) -> Path | None:
+    """Return the Chinese translation of a Markdown file under notebooks/ (same path under notebooks/zh/), if any."""
+    notebooks = (root / "notebooks").resolve()
+    if english.suffix != ".md" or notebooks not in english.parents or (notebooks / "zh") in english.parents:
+        return None
+    chinese = notebooks / "zh" / english.relative_to(notebooks)
+    return chinese if chinese.is_file() else None
 
 
 def _with_pointer(text: str, pointer: str) -> str:
@@ -143,14 +170,18 @@ def _source(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
-def build_notebook(english: Path, entries: list[Translation], root: Path = REPO_ROOT) -> tuple[dict, list[str]]:
+def build_notebook(english: Path, entries: list[Translation], root: Path = REPO_ROOT,
+                   code: Localiser | None = None) -> tuple[dict, list[str]]:
     """Return the Chinese notebook of an English one, and the problems met (stale or missing translations)."""
     notebook = json.loads(english.read_text(encoding="utf-8"))
+    code = code or localiser(english, root)
     by_key = {(e.cell_id, e.digest): e for e in entries}
     by_id = {e.cell_id: e for e in entries}
     name = english.relative_to(root / "notebooks").as_posix()
     problems, first_markdown = [], True
-    for cell in notebook["cells"]:
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] == "code":
+            notebook["cells"][index] = code.cell(cell)
         if cell["cell_type"] != "markdown":
             continue
         text, cell_id = english_text(cell), cell.get("id")
@@ -166,7 +197,7 @@ def build_notebook(english: Path, entries: list[Translation], root: Path = REPO_
             problems.append(f"{name} cell {cell_id}: no translation (en:{digest})")
         elif entry.todo:
             problems.append(f"{name} cell {cell_id}: translation marked TODO")
-        chinese = rewrite_links(entry.text, english, root) if entry else text
+        chinese = rewrite_links(join_cjk_lines(entry.text), english, root) if entry else text
         if first_markdown:
             link = _rel(english, chinese_path(english, root).parent)
             chinese = _with_pointer(chinese, CHINESE_POINTER.format(name=english.name, link=link))
@@ -174,7 +205,7 @@ def build_notebook(english: Path, entries: list[Translation], root: Path = REPO_
         cell["source"] = _source(chinese)
     if english.parent.parent.name == "exercises":
         _add_language_cell(notebook["cells"])
-    return notebook, problems
+    return notebook, problems + code.problems
 
 
 def _add_language_cell(cells: list[dict]) -> None:
@@ -213,12 +244,20 @@ def _used_keys(english: Path) -> set[tuple[str, str]]:
 
 
 def _build_all(root: Path) -> tuple[dict[Path, dict], list[str]]:
-    built, problems, used = {}, [], {}
+    built, problems, used, localisers = {}, [], {}, {}
+    catalogue = load_catalogue(catalogue_path(root))
     for english in english_notebooks(root):
-        source = translation_path(english, root)
-        built[chinese_path(english, root)], found = build_notebook(english, read_translations(source), root)
+        source, code = translation_path(english, root), localiser(english, root, catalogue)
+        built[chinese_path(english, root)], found = build_notebook(english, read_translations(source), root, code)
         problems += found
         used.setdefault(source, set()).update(_used_keys(english))
+        localisers.setdefault(code.stem, []).append(code)
+    for copies in localisers.values():  # an entry counts as used when either copy of an exercise used it
+        copies[0].used.update(*(c.used for c in copies[1:]))
+        problems += copies[0].unused()
+    named = set(catalogue.get("outputs", {})) | set(catalogue.get("comments", {}))
+    problems += [f"{catalogue_path(root).relative_to(root)}: {stem!r} names no notebook"
+                 for stem in sorted(named - set(localisers))]
     return built, problems + _unused(root, used)
 
 
@@ -241,8 +280,9 @@ def _compare(english: Path, chinese: Path, expected: dict, root: Path) -> list[s
     if [c.get("id") for c in cells] != [c.get("id") for c in original]:
         return [f"{name}: its cells are not the English notebook's cells; run `make zh`"]
     problems = []
-    for ours, theirs in zip(cells, original):
-        if theirs["cell_type"] == "code" and ours != theirs:
+    wanted = [c for c in expected["cells"] if not is_language_cell(c)]
+    for ours, theirs, want in zip(cells, original, wanted):
+        if theirs["cell_type"] == "code" and ours != want:
             problems.append(f"{name} cell {theirs.get('id')}: code or outputs differ from the English notebook")
     if not problems and actual != expected:
         problems.append(f"{name}: out of date with its translations; run `make zh`")
@@ -331,11 +371,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command (build, check, todo, stub, link-english); return the exit status."""
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "check"
+    try:
+        problems = build() if command == "build" else check() if command == "check" else None
+    except CatalogueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if command == "build":
-        problems = build()
         print(f"wrote notebooks/zh/ ({len(english_notebooks())} notebooks)")
-    elif command == "check":
-        problems = check()
     elif command in ("todo", "stub"):
         print(todo(write=command == "stub") or "every markdown cell has a current translation")
         return 0
@@ -343,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in link_english():
             print(f"added the pointer to {path.relative_to(REPO_ROOT)}")
         return 0
-    else:
+    elif command != "check":
         print(f"unknown command {command!r}; use build, check, todo, stub or link-english", file=sys.stderr)
         return 2
     for problem in problems:
