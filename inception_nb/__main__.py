@@ -26,7 +26,7 @@ try:
 except KeyboardInterrupt:
     print("interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr)
     code = 130
-if code == 130:
+if code in (130, 143):  # Ctrl-C, or SIGTERM handled as one
     # The Ctrl-C was handled and the files are consistent. Exit now: when the KeyboardInterrupt passed through
     # Python code that a C extension ran, CPython remembers it as unhandled and, at a normal exit, kills the
     # process with SIGINT instead of returning 130 (seen about once in six runs).

@@ -6,12 +6,14 @@ Messages use the library's names (TrainConfig.lr); the CLI translates them into 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import fields
 
 import torch
+from torch import nn
 
+from .config import TrainConfig, check_flags
 from .images import DataError
-from .model import PRESETS
 
 MAX_SEED = 2**32 - 1  # the per-epoch reseed multiplies the seed; larger ones overflow torch's 64-bit seed
 
@@ -58,7 +60,16 @@ def check_seed(config) -> None:
 
 
 def check_train_config(config) -> None:
-    """Raise ValueError naming the first TrainConfig setting that cannot train."""
+    """Raise ValueError (TypeError for a value of the wrong kind) naming the first TrainConfig setting that cannot
+    train."""
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig (or None for the default recipe), got {type(config).__name__}"
+                        + (f"; write TrainConfig(**{config!r})" if isinstance(config, dict) else ""))
+    check_flags(config)
+    if config.out_dir is not None and (not isinstance(config.out_dir, (str, os.PathLike))
+                                       or not str(config.out_dir).strip()):
+        raise ValueError(f"TrainConfig.out_dir is {config.out_dir!r}; give the folder for the run's files, or None "
+                         f"to write nothing")
     names = {f.name for f in fields(config)}
     epochs = config.epochs
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
@@ -77,17 +88,6 @@ def check_train_config(config) -> None:
     check_seed(config)
     if config.device:
         check_device(config.device)
-
-
-def check_model_config(config) -> None:
-    """Raise ValueError naming the ModelConfig setting that cannot build a model."""
-    if config.preset not in PRESETS:
-        raise ValueError(f"ModelConfig.preset must be one of {sorted(PRESETS)}, got {config.preset!r}")
-    dropout = config.dropout
-    if dropout is not None and (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
-                                or not 0 <= dropout < 1):  # False for NaN too
-        raise ValueError(f"ModelConfig.dropout must be at least 0 and below 1 (or None for the preset's), "
-                         f"got {dropout!r}")
 
 
 def check_image_size(size: int, min_size: int, preset: str | None = None) -> None:
@@ -119,3 +119,28 @@ def is_out_of_memory(error: BaseException) -> bool:
     text = str(error)
     return isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text
                                                 or "not enough memory" in text)
+
+
+def check_fit_arguments(model, data, config, resume, overwrite) -> None:
+    """Raise TypeError or ValueError naming the first argument of `fit` that cannot train."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. InceptionV1(...)), got {type(model).__name__}")
+    check_train_config(config)
+    # Loaders are all training needs; writing checkpoints also needs what the data is (a DataBundle says it).
+    needed = ("train", "test") + (("classes", "channels", "image_size", "mean", "std") if config.out_dir else ())
+    missing = [name for name in needed if not hasattr(data, name)]
+    if missing:
+        raise TypeError(f"data must be a DataBundle from load_data(DataConfig(...)), got {type(data).__name__} "
+                        f"(it has no {', '.join(missing)})")
+    if resume is not None and not isinstance(resume, (str, os.PathLike)):
+        raise TypeError(f"resume must be the path of a last.pt (str or Path) or None, got {type(resume).__name__}")
+    if not isinstance(overwrite, bool):  # "no" would count as yes and replace a finished run
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    # An InceptionV1 says what it was built for (a plain nn.Module cannot be checked), a DataBundle what it holds.
+    built = getattr(model, "config", None)
+    if isinstance(built, dict) and hasattr(data, "classes") and hasattr(data, "channels"):
+        for name, needed in (("num_classes", len(data.classes)), ("in_channels", data.channels)):
+            if name in built and built[name] != needed:
+                raise ValueError(f"the model was built with {name}={built[name]}, but the data has {needed} "
+                                 f"{'class(es)' if name == 'num_classes' else 'channel(s)'}; build it with "
+                                 f"{name}={needed}")

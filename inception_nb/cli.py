@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import re
 import sys
+import textwrap
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -15,7 +17,8 @@ import torch
 from torch import nn
 
 from . import __version__
-from .checks import check_image_size, check_model_config, check_seed, check_train_config, is_out_of_memory
+from .checks import check_image_size, check_seed, check_train_config, is_out_of_memory
+from .cli_errors import TERMINATED, Terminated, memory_advice, os_error_line, pipe_guarded
 from .config import CLI_PROFILE, PROFILES, DataConfig, ModelConfig, TrainConfig, get_profile
 from .data import load_data
 from .images import DataError
@@ -26,6 +29,7 @@ from .predict import format_predictions, image_files, predict_images
 from .training.bench import run_bench
 from .training.checkpoint import CheckpointError, data_for_checkpoint, load_checkpoint, read_checkpoint_info
 from .training.fit import fit
+from .training.resume import CONFIGS, resume_help, resumed_profile
 from .training.runfolder import check_run_folder
 from .training.runtime import close_distributed, init_distributed, is_main_process, pick_device, say, world_size
 
@@ -35,6 +39,17 @@ INTERRUPTED = 130  # the shell's status for a process ended by Ctrl-C
 FLAG_NAMES = {"dataset": "--data", "out_dir": "--out"}
 # What the CLI decides itself instead of taking an option: progress bars follow the terminal.
 NOT_OPTIONS = {"progress"}
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout, without breaking an option such as --weight-decay at its hyphen."""
+
+    def _split_lines(self, text: str, width: int) -> list:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent,
+                             break_on_hyphens=False)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="inception_nb", description=__doc__)
     parser.add_argument("--version", action="version", version=f"inception_nb {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser = functools.partial(sub.add_parser, formatter_class=_Formatter)
 
     train = sub.add_parser("train", help="train a model and write best.pt, last.pt, history.json",
                            description="Train as a profile says; every option overrides one field of it. Given "
@@ -107,16 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
     taken: set = set()
     for config_class, example in ((DataConfig, cli.data), (ModelConfig, cli.model), (TrainConfig, cli.train)):
         _add_config_options(train, config_class, example, taken)
-    train.add_argument("--resume", default=None, help="last.pt to continue from; options not given are the "
-                                                      "checkpoint's, and --out defaults to its folder "
-                                                      "(default: start afresh)")
+    train.add_argument("--resume", default=None, help="last.pt to continue from (default: start afresh); see below "
+                                                      "for what a resume carries")
+    train.epilog = resume_help(flag_for, taken)
     train.add_argument("--overwrite", action="store_true", help="replace the run already in --out (default: "
                                                                 "refuse, so no trained model is lost)")
     train.add_argument("--json", action="store_true", help="print one JSON object with the results (default: text)")
 
     evaluate = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
     evaluate.add_argument("--checkpoint", required=True, help="best.pt or last.pt to evaluate (required)")
-    evaluate.add_argument("--data", default="fashion-mnist", help="dataset of the test split (default: %(default)s)")
+    evaluate.add_argument("--data", default=None, help="dataset of the test split (default: the one the checkpoint "
+                                                       "trained on, split as that run split it)")
     evaluate.add_argument("--batch-size", type=_positive(int), default=256, help="default: %(default)s")
     evaluate.add_argument("--limit", type=_positive(int), default=None, help="at most N test images "
                                                                               "(default: all)")
@@ -153,37 +170,30 @@ def _overrides(args, config_class: type) -> dict:
     return {f.name: getattr(args, f.name) for f in fields(config_class) if getattr(args, f.name, None) is not None}
 
 
-def _resumed_profile(profile, resume: str):
-    """Return `profile` with the settings of the run in `resume`, so options not given continue that run."""
-    info = read_checkpoint_info(resume)
-    model = {f.name: info.model_config[f.name] for f in fields(ModelConfig) if f.name in info.model_config}
-    train = {f.name: info.train_config[f.name] for f in fields(TrainConfig)
-             if f.name in info.train_config and f.name not in ("device", "out_dir", "progress")}
-    return replace(profile, model=replace(profile.model, **model),
-                   data=replace(profile.data, image_size=info.image_size, channels=info.channels,
-                                seed=train.get("seed", profile.data.seed)),
-                   train=replace(profile.train, **train, out_dir=str(Path(resume).parent)))
-
-
 def cmd_train(args) -> dict:
     """Train as the arguments say; return the results dict."""
+    if args.out_dir is not None and not args.out_dir.strip():
+        raise ValueError("--out is empty; give the folder for best.pt, last.pt and history.json, or omit --out "
+                         "for the profile's folder")
     distributed = init_distributed()
     try:
-        profile = get_profile(args.profile)
+        profile, resumed_epochs = get_profile(args.profile), 0
         if args.resume:
-            profile = _resumed_profile(profile, args.resume)
+            given = {name: _overrides(args, config) for name, config in CONFIGS.items()}
+            profile = resumed_profile(profile, given, args.resume, flag_for)
+            resumed_epochs = read_checkpoint_info(args.resume).epoch
         train_changes = _overrides(args, TrainConfig)
         if args.epochs is not None and args.time_budget is None:
             train_changes["time_budget"] = None  # --epochs alone: exactly that many epochs, however long
         device = pick_device(args.device or profile.train.device)  # chosen once; fit reuses it
         train_changes["device"] = str(device)
-        model_config = replace(profile.model, **_overrides(args, ModelConfig))
+        model_config = _model_config(profile.model, args)
         data_config = replace(profile.data, **_overrides(args, DataConfig))
         config = replace(profile.train, **train_changes, progress=not args.json and sys.stderr.isatty())
         # Every value is checked before any data loads: a typo costs seconds, not a dataset scan.
         check_train_config(config)
         check_seed(data_config)
-        check_model_config(model_config)
+        model_config.check()
         min_size = min_input_size(model_config.preset, aux_logits=model_config.aux_logits)
         check_image_size(data_config.image_size, min_size, model_config.preset)
         out = Path(config.out_dir)
@@ -198,7 +208,7 @@ def cmd_train(args) -> dict:
                 f"{config.epochs} epoch(s) at most, writing {out}")
             history = fit(model, data, config, resume=args.resume, overwrite=args.overwrite)
         last = history.last
-        if last is None:
+        if last is None or last.epoch <= resumed_epochs:  # no epoch of this run was saved
             if history.stopped == "interrupted":
                 raise KeyboardInterrupt
             raise DataError("training stopped before the first epoch ended; nothing to report")
@@ -215,13 +225,24 @@ def cmd_train(args) -> dict:
             close_distributed()
 
 
+def _model_config(recipe: ModelConfig, args) -> ModelConfig:
+    """Return the recipe's ModelConfig with the options given; another preset than seed gets its own stem."""
+    config = replace(recipe, **_overrides(args, ModelConfig))
+    if config.preset != "seed":
+        if args.stem_batchnorm:
+            raise ValueError(f"--stem-batchnorm only applies to --preset seed ({config.preset} chooses its own "
+                             f"stem); drop --stem-batchnorm")
+        config = replace(config, stem_batchnorm=False)
+    return config
+
+
 def cmd_evaluate(args) -> dict:
     """Evaluate a checkpoint on a dataset's test split; return the results dict."""
     device = pick_device(args.device)
     model, info = load_checkpoint(args.checkpoint, device)
     data = data_for_checkpoint(info, args.data, args.batch_size, limit=args.limit, device=device)
     if list(data.classes) != list(info.classes):
-        raise CheckpointError(f"{args.checkpoint} was trained on classes {info.classes}, but {args.data} has "
+        raise CheckpointError(f"{args.checkpoint} was trained on classes {info.classes}, but {data.config.dataset} has "
                               f"{data.classes}; evaluate on the dataset it was trained on")
     acc, loss = test(data.test, model, nn.CrossEntropyLoss())
     return {"test_acc": acc, "test_loss": loss, "images": data.num_test, "checkpoint": str(args.checkpoint)}
@@ -272,15 +293,19 @@ def cmd_bench(args) -> dict:
                      compile=args.compile)
 
 
-# Which options make the memory a command asks for, for the advice after an allocator's refusal.
-MEMORY_OPTIONS = {"train": "--batch-size or --image-size", "bench": "--batch-size or --image-size",
-                  "evaluate": "--batch-size", "predict": "the number of images per call",
-                  "summary": "--image-size"}
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     args = build_parser().parse_args(argv)
+    terminated = Terminated()
+    with pipe_guarded(), terminated.handled():
+        code = _run(args)
+    if code == INTERRUPTED and terminated.seen:
+        return TERMINATED
+    return code
+
+
+def _run(args) -> int:
+
     try:
         if args.command == "summary":
             cmd_summary(args)
@@ -288,24 +313,23 @@ def main(argv: list[str] | None = None) -> int:
         command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "bench": cmd_bench}
         result = command[args.command](args)
     except KeyboardInterrupt:
-        done = "before the first epoch ended, nothing was saved" if args.command == "train" else "nothing written"
-        print(f"interrupted (Ctrl-C): {done}", file=sys.stderr)
+        done = "before an epoch ended, nothing was saved" if args.command == "train" else "nothing written"
+        print(f"interrupted (Ctrl-C or SIGTERM): {done}", file=sys.stderr)
         return INTERRUPTED
-    except (DataError, CheckpointError, ValueError, FileNotFoundError) as err:
+    except (DataError, CheckpointError, ValueError) as err:
         print(f"error: {in_cli_words(str(err))}", file=sys.stderr)
         return BAD_INPUT
     except TrainingDiverged as err:
         print(f"error: {in_cli_words(str(err))}", file=sys.stderr)
         return 1
-    except PermissionError as err:
-        print(f"error: permission denied: {err.filename or err}; give yourself access or choose another path",
-              file=sys.stderr)
+    except OSError as err:
+        print(f"error: {in_cli_words(os_error_line(err))}", file=sys.stderr)
         return BAD_INPUT
     except Exception as err:
         if not is_out_of_memory(err):
             raise
         detail = str(err).strip().splitlines()[0][:200]
-        print(f"error: out of memory ({detail}); lower {MEMORY_OPTIONS[args.command]}", file=sys.stderr)
+        print(f"error: out of memory ({detail}); {memory_advice(args)}", file=sys.stderr)
         return BAD_INPUT
     if args.command != "train" or _is_rank_zero():
         _print(result, args.json)

@@ -7,13 +7,13 @@ what notebook 02 trains. Every other profile states only how it differs from the
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from .model import PRESETS, InceptionV1
 from .paths import RUNS_DIR
 
 __all__ = ["ModelConfig", "DataConfig", "TrainConfig", "Profile", "PROFILES", "DEFAULT_PROFILE", "CLI_PROFILE",
-           "get_profile", "profile_table"]
+           "RESUME_KEEPS", "check_flags", "get_profile", "profile_table"]
 
 
 def _option(default, help: str, choices: tuple | None = None, **kwargs):
@@ -43,8 +43,24 @@ class ModelConfig:
                                          "post, worth it for runs of many epochs)")
     aux_logits: bool = _option(False, "train with the two auxiliary classifiers")
 
+    def check(self) -> None:
+        """Raise ValueError (TypeError for a value of the wrong kind) naming the first setting that cannot build."""
+        check_flags(self)
+        presets = fields(self)[0].metadata["choices"]
+        if not isinstance(self.preset, str) or self.preset not in presets:
+            raise ValueError(f"ModelConfig.preset must be one of {sorted(presets)}, got {self.preset!r}")
+        if self.stem_batchnorm and self.preset != "seed":
+            raise ValueError(f"ModelConfig.stem_batchnorm=True only applies to preset 'seed' (preset {self.preset!r} "
+                             f"chooses its own stem); use ModelConfig(preset={self.preset!r}, stem_batchnorm=False)")
+        dropout = self.dropout
+        if dropout is not None and (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
+                                    or not 0 <= dropout < 1):  # False for NaN too
+            raise ValueError(f"ModelConfig.dropout must be at least 0 and below 1 (or None for the preset's), "
+                             f"got {dropout!r}")
+
     def build(self, num_classes: int, in_channels: int):
         """Return a fresh InceptionV1 with these options."""
+        self.check()
         return InceptionV1(num_classes=num_classes, in_channels=in_channels, preset=self.preset,
                            aux_logits=self.aux_logits, stem_batchnorm=self.stem_batchnorm, dropout=self.dropout)
 
@@ -90,6 +106,13 @@ class TrainConfig:
     check_every: int = _option(25, "steps between host synchronisations (non-finite check, progress text)")
 
 
+# What a resume refuses to change: the model, which images train and which test, and the optimizer whose state it
+# continues. Every other setting a checkpoint records is carried over unless given anew.
+RESUME_KEEPS = {"ModelConfig": ("preset", "stem_batchnorm", "dropout", "aux_logits"),
+                "DataConfig": ("dataset", "image_size", "channels", "limit", "val_fraction", "seed"),
+                "TrainConfig": ("optimizer", "seed")}
+
+
 @dataclass
 class Profile:
     """A complete recipe: model, data and training settings under one name."""
@@ -129,6 +152,19 @@ def _quick() -> Profile:
 PROFILES = {"cpu": _cpu, "cpu-5min": _cpu_5min, "full": _full, "quick": _quick}
 DEFAULT_PROFILE = "cpu"  # what notebooks train unless INCEPTION_NB_PROFILE names another
 CLI_PROFILE = "cpu-5min"  # what `python -m inception_nb train` trains unless --profile names another
+
+
+def check_flags(config) -> None:
+    """Raise TypeError naming the first on/off setting of `config` that is not True or False (None where allowed).
+
+    A string such as "no" would otherwise count as on.
+    """
+    for f in fields(config):
+        kinds = [part.strip() for part in f.type.split("|")]
+        value = getattr(config, f.name)
+        if kinds[0] == "bool" and not (isinstance(value, bool) or (value is None and "None" in kinds)):
+            allowed = "True, False or None" if "None" in kinds else "True or False"
+            raise TypeError(f"{type(config).__name__}.{f.name} must be {allowed}, got {value!r}")
 
 
 def get_profile(name: str | None = None, **train_overrides) -> Profile:

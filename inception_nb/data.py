@@ -9,7 +9,7 @@ import gzip
 import hashlib
 import os
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +19,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from . import paths
 from .checks import check_data_config
-from .config import DataConfig
-from .folders import balanced_subset, folder_sources
+from .config import DataConfig, check_flags
+from .folders import balanced_subset, dataset_folder, folder_sources
 from .images import DataError, normalise
 
 __all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_SIZE", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "DataConfig",
@@ -54,6 +54,7 @@ class DataBundle:
     image_size: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    config: DataConfig | None = None  # what made it (dataset resolved), for checkpoints and resumes
 
     @property
     def num_train(self) -> int:
@@ -205,14 +206,21 @@ def load_data(config: DataConfig, device: str | torch.device = "cpu", min_size: 
 
     `training=False` (evaluation only) skips the check that a training batch fits the dataset.
     """
+    if not isinstance(config, DataConfig):
+        raise TypeError(f"config must be a DataConfig, got {type(config).__name__} (e.g. DataConfig(dataset="
+                        f"{config!r}))" if isinstance(config, str) else
+                        f"config must be a DataConfig, got {type(config).__name__}")
+    check_flags(config)
     if config.dataset is None or not str(config.dataset).strip():  # Path("") is the working directory: no scan
         raise DataError(f"DataConfig.dataset is empty ({config.dataset!r}). Fix: set DataConfig.dataset to "
                         "'fashion-mnist' or to the path of a folder with one sub-folder of images per class.")
     check_data_config(config, min_size)
     if str(config.dataset).lower() == "fashion-mnist":
         sources, classes, mean, std = _fashion_sources(config)
+        config = replace(config, dataset="fashion-mnist")
     else:
         sources, classes, mean, std = folder_sources(config)
+        config = replace(config, dataset=str(dataset_folder(config.dataset).resolve()))
     (train_x, train_y), (test_x, test_y) = sources
     train_set = ImageBatches(train_x, train_y, config.image_size, config.channels, mean, std, config.augment)
     test_set = ImageBatches(test_x, test_y, config.image_size, config.channels, mean, std, augment=False)
@@ -239,4 +247,4 @@ def load_data(config: DataConfig, device: str | torch.device = "cpu", min_size: 
     train = DataLoader(train_set, shuffle=train_sampler is None, sampler=train_sampler, drop_last=True,
                        generator=generator, **common)
     test = DataLoader(test_set, shuffle=False, sampler=test_sampler, **common)
-    return DataBundle(train, test, classes, config.channels, config.image_size, tuple(mean), tuple(std))
+    return DataBundle(train, test, classes, config.channels, config.image_size, tuple(mean), tuple(std), config)

@@ -15,6 +15,7 @@ import torch
 from . import paths
 from .config import DataConfig
 from .images import IMAGE_EXTENSIONS, DataError, check_header, open_image, to_uint8, unreadable
+from .oserrors import check_usable_path, describe_os_error, path_error
 
 __all__ = ["folder_sources", "balanced_subset"]
 
@@ -115,10 +116,14 @@ def _split_val(labels: torch.Tensor, val_fraction: float, seed: int) -> tuple[to
     return perm[~is_val].sort().values, perm[is_val].sort().values
 
 
-def _dataset_folder(dataset) -> Path:
+def dataset_folder(dataset) -> Path:
     """Return the folder DataConfig.dataset names, tried where paths.dataset_candidates says."""
     candidates = paths.dataset_candidates(dataset)
-    found = next((path for path in candidates if path.exists()), None)
+    try:
+        check_usable_path(Path(dataset))
+        found = next((path for path in candidates if path.exists()), None)
+    except OSError as err:
+        raise DataError(f"DataConfig.dataset: {describe_os_error(path_error(err, dataset))}") from None
     if found is None:
         where = (f"{candidates[0]} does not exist" if len(candidates) == 1 else
                  f"it does not exist in any place looked at: {', '.join(map(str, candidates))}")
@@ -131,7 +136,7 @@ def _dataset_folder(dataset) -> Path:
 
 def folder_sources(config: DataConfig):
     """Return ([(train images, labels), (test images, labels)], classes, mean, std) of an image-folder dataset."""
-    root = _dataset_folder(config.dataset)
+    root = dataset_folder(config.dataset)
     if not root.is_dir():
         raise DataError(f"dataset {root} is a file, not a folder. Fix: unpack it (e.g. unzip) and pass the "
                         "folder.")

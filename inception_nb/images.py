@@ -5,6 +5,7 @@ Used by data.py (image folders), predict.py (a student's photo) and plots.py (sh
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,19 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 
 class DataError(ValueError):
     """A problem with the data the user pointed us at; the message says what, where and how to fix it."""
+
+    def __init__(self, message: str = "", *args) -> None:
+        # A DataLoader worker's error reaches the main process as DataError("Caught DataError in DataLoader
+        # worker process 0. Original Traceback ...: <message>"); keep only the message the user needs.
+        super().__init__(worker_message(message) if isinstance(message, str) else message, *args)
+
+
+def worker_message(text: str) -> str:
+    """Return the original error message inside a DataLoader worker's wrapped traceback, or `text` unchanged."""
+    if not (text.startswith("Caught ") and "DataLoader worker" in text and "Original Traceback" in text):
+        return text
+    last = text.rstrip().splitlines()[-1]
+    return re.sub(r"^[\w.]+: ", "", last, count=1)
 
 
 def open_image(path: str | Path, size: int | None = None) -> Image.Image:

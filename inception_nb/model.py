@@ -85,7 +85,7 @@ def count_parameters(module: nn.Module) -> int:
 
 
 def _preset(name: str) -> Preset:
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; use one of {sorted(PRESETS)}")
     return PRESETS[name]
 
@@ -188,15 +188,17 @@ class InceptionV1(nn.Module):
         for name, value in (("num_classes", num_classes), ("in_channels", in_channels)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not (isinstance(aux_logits, bool) and isinstance(stem_batchnorm, bool)):  # "no" would count as on
+            raise TypeError(f"aux_logits and stem_batchnorm must be True or False: {aux_logits!r}, {stem_batchnorm!r}")
         if stem_batchnorm and preset != "seed":
             raise ValueError(f"stem_batchnorm=True only applies to preset='seed' (preset {preset!r} "
                              f"{'already has' if spec.stem_batchnorm else 'has no'} BatchNorm in its stem); "
                              "drop stem_batchnorm or use preset='seed'")
-        p = spec.dropout if dropout is None else float(dropout)
-        if not 0.0 <= p < 1.0:
+        p = spec.dropout if dropout is None else dropout
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:  # "0.1" too
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}; None takes the preset's {spec.dropout}")
         self.preset, self.num_classes, self.in_channels = preset, num_classes, in_channels
-        self.aux_logits, self.stem_batchnorm, self.dropout_p = bool(aux_logits), bool(stem_batchnorm), p
+        self.aux_logits, self.stem_batchnorm, self.dropout_p = aux_logits, stem_batchnorm, float(p)
         self.min_input_size = min_input_size(preset, self.aux_logits)
 
         stem_bn = spec.stem_batchnorm or stem_batchnorm

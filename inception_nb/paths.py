@@ -16,10 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from .oserrors import PathError, describe_os_error
+
 __all__ = ["REPO_ROOT", "DATA_ROOT", "RUNS_DIR", "clone_root", "data_roots", "dataset_candidates", "runs_dir",
            "atomic_write"]
 
 TMP_SUFFIX = ".tmp"  # atomic_write's temporary files end so; checkpoint.remove_orphaned_temps finds them by it
+TMP_MARK = "inception-nb"  # in every temporary file's name, so that only files this program wrote are removed
 
 # The folder that holds the package: the repository in a clone (editable install, PYTHONPATH), site-packages
 # or a --target folder in a plain install.
@@ -110,18 +113,26 @@ RUNS_DIR = runs_dir()
 
 
 def atomic_write(path, write: Callable[[Path], None]) -> None:
-    """Call `write(temporary path)`, then rename that file over `path`: the old file or the complete new one."""
+    """Call `write(temporary path)`, then rename that file over `path`: the old file or the complete new one.
+
+    A write that fails (disk full, ...) leaves the old file as it was and raises a PathError naming `path`.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A name of our own per write (two writers never share a temporary file), created the way open()
-    # creates any file, so the result gets the umask's ordinary mode rather than mkstemp's 0600.
-    tmp = path.parent / f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TMP_SUFFIX}"
+    # A name of our own per write (two writers never share a temporary file) that says who wrote it, created
+    # the way open() creates any file, so the result gets the umask's ordinary mode rather than mkstemp's 0600.
+    tmp = path.parent / f"{path.name}.{TMP_MARK}-{os.getpid()}-{secrets.token_hex(4)}{TMP_SUFFIX}"
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         open(tmp, "xb").close()
         write(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())  # the rename must not reach the disk before the data does
         os.replace(tmp, path)  # atomic on POSIX and Windows when on the same filesystem
+    except OSError as err:
+        if isinstance(err, PathError):
+            raise
+        kept = f"; the previous {path.name} is kept" if path.exists() else ""
+        raise PathError(err.errno, describe_os_error(err, path) + kept, str(path)) from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

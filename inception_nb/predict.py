@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -28,7 +29,13 @@ def image_files(folder) -> list:
 
 def predict_images(model: nn.Module, info, paths: Iterable, top_k: int = 3, batch_size: int = 64) -> list:
     """Return [{"path", "top": [{"class", "prob"}, ...]}, ...] for each image file in `paths`."""
+    if isinstance(paths, (str, os.PathLike)) or not isinstance(paths, Iterable):
+        raise TypeError(f"paths must be a list of image paths, got {paths!r}; for one image pass [path]")
+    if not isinstance(model, nn.Module) or not hasattr(info, "classes"):
+        raise TypeError("model and info must be what load_checkpoint returns: model, info = load_checkpoint(path)")
     paths = [Path(p) for p in paths]
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise TypeError(f"top_k must be a whole number, got {top_k!r}")
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
     top_k = min(top_k, len(info.classes))

@@ -55,7 +55,7 @@ def test_data_and_runs_roots_follow_the_environment_variables(tmp_path, monkeypa
     import inception_nb.paths as module
     monkeypatch.setenv("INCEPTION_NB_DATA", str(tmp_path / "d"))
     monkeypatch.setenv("INCEPTION_NB_RUNS", str(tmp_path / "r"))
-    spec = importlib.util.spec_from_file_location("paths_copy", module.__file__)
+    spec = importlib.util.spec_from_file_location("inception_nb._paths_copy", module.__file__)  # paths imports oserrors
     copy = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(copy)  # a fresh copy reads the environment; the real module stays untouched
     assert copy.DATA_ROOT == tmp_path / "d" and copy.RUNS_DIR == tmp_path / "r"

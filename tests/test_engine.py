@@ -127,8 +127,8 @@ def test_atomic_write_keeps_previous_checkpoint_when_save_fails(tmp_path, monkey
     atomic_save({"value": torch.tensor([1.0])}, path)
 
     def broken_save(obj, f, *args, **kwargs):
-        Path(f).write_bytes(b"half a checkpoint")
-        raise OSError("disk full")
+        f.write(b"half a checkpoint")  # atomic_save hands torch.save an open file
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError):

@@ -150,14 +150,16 @@ def test_make_clean_keeps_runs(tmp_path):
 
 def test_history_temp_names_are_unique_and_orphans_are_removed(tiny_data, tmp_path):
     fit(tiny_model(), tiny_data, tiny_config(tmp_path))
-    # What an earlier crash leaves: the old fixed name, a checkpoint writer's temp file, and a folder that a
-    # fixed temporary name would collide with.
+    # What an earlier crash leaves: a checkpoint writer's temp file and a history writer's, both under names
+    # only this program makes; and a folder that a fixed temporary name would collide with. The old fixed
+    # name history.json.tmp could be the user's own file (issue 25), so it is no longer removed.
     (tmp_path / "history.json.tmp").write_text("{")
     (tmp_path / "last.pt.4242-deadbeef.tmp").write_bytes(b"half")
-    (tmp_path / "history.json.4242-cafe.tmp").write_text("{")
+    (tmp_path / "history.json.inception-nb-4242-cafe0123.tmp").write_text("{")
     history = fit(tiny_model(), tiny_data, tiny_config(tmp_path, epochs=2), resume=tmp_path / "last.pt")
     assert [r.epoch for r in history.epochs] == [1, 2]
-    assert not [p.name for p in tmp_path.glob("*.tmp")], "orphaned temporary files were left behind"
+    assert [p.name for p in tmp_path.glob("*.tmp")] == ["history.json.tmp"], "orphans left, or a user's file gone"
+    (tmp_path / "history.json.tmp").unlink()
     (tmp_path / "history.json.tmp").mkdir()  # a fixed temporary name cannot be written now; unique ones can
     fit(tiny_model(), tiny_data, tiny_config(tmp_path, epochs=3), resume=tmp_path / "last.pt")
     assert [e["epoch"] for e in history_file(tmp_path)["epochs"]] == [1, 2, 3]
@@ -296,7 +298,8 @@ def test_resume_on_another_dataset_with_as_many_classes_is_refused(tmp_path):
             tiny_config(tmp_path / "run", epochs=2), resume=tmp_path / "run" / "last.pt")
     done = cli("train", "--data", tmp_path / "bugs", "--batch-size", "4", "--image-size", "28", "--device", "cpu",
                "--epochs", "2", "--resume", tmp_path / "run" / "last.pt", "--out", tmp_path / "run")
-    clean_error(done, "cat", "ant")
+    # The command line knows the run's dataset from last.pt (issue 25), so it refuses before loading any data.
+    clean_error(done, "--data", str(tmp_path / "pets"))
     assert [e["epoch"] for e in history_file(tmp_path / "run")["epochs"]] == [1]
 
 

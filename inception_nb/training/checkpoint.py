@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import math
 import os
+import re
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..config import DataConfig
+from ..config import RESUME_KEEPS, DataConfig
 from ..data import load_data
 from ..model import InceptionV1
-from ..paths import TMP_SUFFIX, atomic_write
+from ..oserrors import check_usable_path, describe_os_error, path_error
+from ..paths import TMP_MARK, TMP_SUFFIX, atomic_write
+from .checkpoint_fields import structure_problem
 from .runtime import pick_device
 
 FORMAT = "inception-nb/checkpoint/1"
-# The per-epoch record of a training history (history.EpochRecord), as a checkpoint stores it.
-HISTORY_FIELDS = ("epoch", "train_acc", "train_loss", "test_acc", "test_loss", "lr", "seconds", "images_seen")
+RUN_FILE_NAMES = ("best.pt", "last.pt", "history.json")
 
 
 class CheckpointError(ValueError):
@@ -38,6 +40,7 @@ class CheckpointInfo:
     epoch: int
     history: dict = field(default_factory=dict)
     train_config: dict = field(default_factory=dict)
+    data_config: dict = field(default_factory=dict)  # empty in checkpoints written before it was recorded
 
     @property
     def preset(self) -> str:
@@ -47,20 +50,35 @@ class CheckpointInfo:
 
 def atomic_save(obj, path: Path) -> None:
     """Write `obj` with torch.save so that `path` is either the old file or the complete new one."""
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    def write(tmp: Path) -> None:
+        # Through a Python file, so a failed write raises OSError with its errno (ENOSPC: disk full) instead
+        # of the zip writer's RuntimeError that names no cause.
+        with open(tmp, "wb") as handle:
+            torch.save(obj, handle)
+
+    atomic_write(path, write)
 
 
-def remove_orphaned_temps(folder, names=("best.pt", "last.pt", "history.json")) -> list:
-    """Delete temporary files that a crashed writer left beside `names` in `folder`; return their paths.
+def copy_file(source, path) -> None:
+    """Copy `source` to `path` atomically (the old `path` or the complete copy)."""
+    atomic_write(path, lambda tmp: shutil.copyfile(source, tmp))
 
-    Call it only while holding the folder (no other writer can be mid-write).
+
+# <name>.inception-nb-<pid>-<hex>.tmp from atomic_write, and <name>.<pid>-<hex>.tmp from the version before it
+_OWN_TEMP = re.compile(rf"^(?:{'|'.join(map(re.escape, RUN_FILE_NAMES))})\.(?:{TMP_MARK}-)?\d+-[0-9a-f]+"
+                       rf"{re.escape(TMP_SUFFIX)}$")
+
+
+def remove_orphaned_temps(folder) -> list:
+    """Delete the temporary files a crashed writer of this program left in `folder`; return their paths.
+
+    Only names atomic_write makes are touched: a user's own `history.json.my-notes.tmp` stays. Call it only
+    while holding the folder (no other writer can be mid-write).
     """
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    # <name>.<pid>-<hex>.tmp from atomic_write, and <name>.tmp, the fixed name older versions used
-    patterns = [pattern for name in names for pattern in (f"{name}.*{TMP_SUFFIX}", f"{name}{TMP_SUFFIX}")]
-    orphans = [p for pattern in patterns for p in folder.glob(pattern) if p.is_file()]
+    orphans = [p for p in folder.iterdir() if _OWN_TEMP.match(p.name) and p.is_file()]
     for orphan in orphans:
         orphan.unlink(missing_ok=True)
     return orphans
@@ -83,13 +101,29 @@ def save_checkpoint(path, model: nn.Module, data, config, history, optimizer=Non
         "history": history.to_dict(),
         "train_config": asdict(config),
     }
+    if getattr(data, "config", None) is not None:  # what a resume carries and evaluate splits by
+        state["data_config"] = asdict(data.config)
     if optimizer is not None:
         state["optimizer"] = optimizer.state_dict()
     atomic_save(state, path)
 
 
-def _read(path) -> dict:
+def _checked_path(path, argument: str = "path") -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{argument} must be the path of a checkpoint (str or Path), got {type(path).__name__}")
     path = Path(path)
+    try:
+        check_usable_path(path)
+        path.stat()
+    except FileNotFoundError:
+        pass  # said below, with the advice to train first
+    except OSError as err:
+        raise CheckpointError(f"checkpoint: {describe_os_error(path_error(err, path))}") from None
+    return path
+
+
+def _read(path) -> dict:
+    path = _checked_path(path)
     if path.is_dir():
         raise CheckpointError(f"checkpoint {path} is a folder; pass the path of a file in it, e.g. "
                               f"{path / 'best.pt'} or {path / 'last.pt'}")
@@ -112,72 +146,14 @@ def _read(path) -> dict:
         raise CheckpointError(f"{path} is a PyTorch file but not an inception-nb checkpoint (no '{FORMAT}' marker); "
                               f"pass a best.pt or last.pt written by inception_nb, or load raw torchvision weights "
                               f"with inception_nb.from_torchvision")
-    problem = _structure_problem(state)
+    problem = structure_problem(state)
+    if problem and problem.startswith("its weights are not finite"):
+        raise CheckpointError(f"{path} cannot be used: {problem}; use a checkpoint saved before that (best.pt, or "
+                              f"an earlier copy), or train again")
     if problem:
         raise CheckpointError(f"{path} is a damaged inception-nb checkpoint: {problem}; pass a best.pt or "
                               f"last.pt that inception_nb wrote, or train again")
     return state
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
-
-
-def _structure_problem(state: dict) -> str | None:
-    """Return what is wrong with a checkpoint's fields (naming the field), or None when all is well."""
-    kinds = {"model_config": dict, "state_dict": dict, "classes": list, "channels": int, "image_size": int,
-             "mean": list, "std": list, "epoch": int}
-    for name, kind in kinds.items():
-        if name not in state:
-            return f"field '{name}' is missing"
-        value = state[name]
-        if not (_is_int(value) if kind is int else isinstance(value, kind)):
-            return f"field '{name}' should be {kind.__name__}, found {type(value).__name__}"
-    for name, kind in {"spent": float, "history": dict, "train_config": dict, "optimizer": dict}.items():
-        if name in state and not (_is_number(state[name]) if kind is float else isinstance(state[name], kind)):
-            return f"field '{name}' should be {kind.__name__}, found {type(state[name]).__name__}"
-    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state["state_dict"].items()):
-        return "field 'state_dict' should map parameter names to tensors"
-    classes = state["classes"]
-    if not classes or not all(isinstance(c, str) for c in classes) or len(set(classes)) != len(classes):
-        return "field 'classes' should be a non-empty list of distinct class names"
-    if state["channels"] not in (1, 3):
-        return f"field 'channels' should be 1 or 3, found {state['channels']}"
-    if state["image_size"] < 1:
-        return f"field 'image_size' should be a positive integer, found {state['image_size']}"
-    for name in ("mean", "std"):
-        values = state[name]
-        if len(values) != state["channels"] or not all(_is_number(v) for v in values):
-            return f"field '{name}' should hold {state['channels']} finite numbers (one per channel), found {values}"
-    if not all(s > 0 for s in state["std"]):
-        return f"field 'std' should be positive, found {state['std']}"
-    if state["epoch"] < 0:
-        return f"field 'epoch' should be 0 or more, found {state['epoch']}"
-    config = state["model_config"]
-    if config.get("num_classes") != len(classes):
-        return (f"field 'model_config' has num_classes {config.get('num_classes')!r} but field 'classes' names "
-                f"{len(classes)}")
-    if config.get("in_channels") != state["channels"]:
-        return f"field 'model_config' has in_channels {config.get('in_channels')!r} but field 'channels' is " \
-               f"{state['channels']}"
-    history = state.get("history", {"epochs": []})
-    records = history.get("epochs")
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        return "field 'history' should hold a list 'epochs' of per-epoch records"
-    for record in records:
-        bad = [k for k in HISTORY_FIELDS if not _is_number(record.get(k))] + sorted(set(record) - set(HISTORY_FIELDS))
-        if bad:
-            return f"field 'history' has an epoch record with a missing, unknown or non-numeric '{bad[0]}'"
-    if "stopped" in history and not isinstance(history["stopped"], str):
-        return "field 'history' should say how the run stopped as text ('stopped')"
-    optimizer = state.get("optimizer")
-    if optimizer is not None and not {"state", "param_groups"} <= set(optimizer):
-        return "field 'optimizer' should be an optimizer state_dict (with 'state' and 'param_groups')"
-    return None
 
 
 def _restore_weights(model: nn.Module, state: dict, path) -> None:
@@ -192,7 +168,7 @@ def _restore_weights(model: nn.Module, state: dict, path) -> None:
 def _info(state: dict) -> CheckpointInfo:
     return CheckpointInfo(state["model_config"], state["classes"], state["channels"], state["image_size"],
                           tuple(state["mean"]), tuple(state["std"]), state["epoch"], state.get("history", {}),
-                          state.get("train_config", {}))
+                          state.get("train_config", {}), state.get("data_config", {}))
 
 
 def read_checkpoint_info(path) -> CheckpointInfo:
@@ -216,9 +192,10 @@ def load_training_state(path, model: nn.Module, optimizer: torch.optim.Optimizer
     """Load weights (and optimizer state) into `model` to resume; return epoch, spent and history."""
     state = _read(path)
     if dict(state["model_config"]) != dict(model.config):
-        raise CheckpointError(f"{path} was trained with model {state['model_config']}, not {dict(model.config)}; "
-                              f"build the model to resume from the checkpoint's own settings "
-                              f"(its ModelConfig: read_checkpoint_info(path).model_config)")
+        differ = [f"{name}={state['model_config'].get(name)!r} (this model: {value!r})"
+                  for name, value in dict(model.config).items() if state["model_config"].get(name) != value]
+        raise CheckpointError(f"{path} was trained with a model of {', '.join(differ)}; build the model to resume "
+                              f"with those settings (ModelConfig(**read_checkpoint_info(path).model_config))")
     _restore_weights(model, state, path)
     if optimizer is not None:
         if "optimizer" not in state:
@@ -242,7 +219,8 @@ def load_training_state(path, model: nn.Module, optimizer: torch.optim.Optimizer
         for group, settings in zip(optimizer.param_groups, ours):
             group.update(settings)
     resumed = {name: state[name] for name in ("epoch", "classes", "channels", "image_size", "mean", "std")}
-    return dict(resumed, spent=state.get("spent", 0.0), history=state.get("history", {"epochs": []}))
+    return dict(resumed, spent=state.get("spent", 0.0), history=state.get("history", {"epochs": []}),
+                data_config=state.get("data_config", {}))
 
 
 def check_resume(path, state: dict, data, config) -> None:
@@ -250,6 +228,12 @@ def check_resume(path, state: dict, data, config) -> None:
     if list(data.classes) != list(state["classes"]):
         raise CheckpointError(f"{path} was trained on classes {state['classes']}, but the data has classes "
                               f"{list(data.classes)}; resume on the dataset it was trained on (DataConfig.dataset)")
+    recorded, ours = state.get("data_config", {}), asdict(data.config) if getattr(data, "config", None) else {}
+    for name in RESUME_KEEPS["DataConfig"]:
+        if name in recorded and name in ours and recorded[name] != ours[name]:
+            raise CheckpointError(f"{path} was trained with DataConfig.{name}={recorded[name]!r}, but the data has "
+                                  f"{ours[name]!r}; resume with DataConfig.{name}={recorded[name]!r} (another value "
+                                  f"changes which images train and which test)")
     for name in ("channels", "image_size"):
         if getattr(data, name) != state[name]:
             raise CheckpointError(f"{path} was trained with DataConfig.{name}={state[name]}, but the data has "
@@ -268,9 +252,16 @@ def check_resume(path, state: dict, data, config) -> None:
                               f"TrainConfig.epochs above {state['epoch']}")
 
 
-def data_for_checkpoint(info: CheckpointInfo, dataset: str = "fashion-mnist", batch_size: int = 256,
+def data_for_checkpoint(info: CheckpointInfo, dataset: str | None = None, batch_size: int = 256,
                         limit: int | None = None, device: str | torch.device | None = None):
-    """Return a DataBundle preprocessed the way the checkpoint's model expects (no augmentation)."""
-    config = DataConfig(dataset=dataset, image_size=info.image_size, channels=info.channels,
-                        batch_size=batch_size, limit=limit, augment=False)
+    """Return a DataBundle preprocessed the way the checkpoint's model expects (no augmentation).
+
+    `dataset` None: the one the run trained on (Fashion-MNIST for checkpoints that do not record it).
+    """
+    # The run's own seed and validation share: a folder without a test split is split as the run split it, so
+    # no training image is evaluated on.
+    recorded = info.data_config or {"seed": info.train_config.get("seed", 0)}
+    split = {name: recorded[name] for name in ("seed", "val_fraction") if name in recorded}
+    config = DataConfig(dataset=dataset or recorded.get("dataset", "fashion-mnist"), image_size=info.image_size,
+                        channels=info.channels, batch_size=batch_size, limit=limit, augment=False, **split)
     return load_data(config, device=pick_device(device), training=False)

@@ -16,11 +16,11 @@ from ..config import TrainConfig, get_profile
 from ..data import load_data
 from ..loops import Tally, model_device, test, to_device, train_step
 from ..paths import RUNS_DIR
-from .checkpoint import check_resume, load_checkpoint, load_training_state, remove_orphaned_temps, save_checkpoint
-from ..checks import check_train_config
+from .checkpoint import check_resume, load_checkpoint, load_training_state, remove_orphaned_temps
+from ..checks import check_fit_arguments
 from .fastconv import matmul_convs
 from .history import EpochRecord, History, StepRecord
-from .runfolder import check_run_folder, describe_resume, hold_run_folder, interrupts_held
+from .runfolder import check_run_folder, describe_resume, hold_run_folder, interrupts_held, write_epoch_files
 from .runtime import (
     autocast_dtype, is_main_process, pick_device, prepare_model, say, sync_buffers, uses_channels_last,
     uses_matmul_convs, wrap_distributed,
@@ -62,8 +62,8 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None, resume: str |
     epoch's evaluation or saving it first finishes that epoch. `resume=` takes a last.pt and continues up to
     `config.epochs` in total.
     """
-    config = config or TrainConfig()
-    check_train_config(config)
+    config = TrainConfig() if config is None else config
+    check_fit_arguments(model, data, config, resume, overwrite)
     device = pick_device(config.device)
     out_dir = Path(config.out_dir) if config.out_dir and is_main_process() else None
     if out_dir is None:
@@ -85,7 +85,7 @@ def _fit(model: nn.Module, data, config: TrainConfig, device: torch.device, resu
 
 def _stop_interrupted(history: History, out_dir: Path | None, where: str) -> None:
     history.stopped = "interrupted"
-    if out_dir and history.epochs:
+    if out_dir and (out_dir / "last.pt").exists():  # a resume into a new folder has earlier epochs but no files
         with interrupts_held("Ctrl-C: saving the history first") as held:
             held.shielded = True
             history.save(out_dir / "history.json")
@@ -191,12 +191,8 @@ def _train_epochs(model: nn.Module, data, config: TrainConfig, device: torch.dev
                 say(f"epoch {epoch:2d}  train acc {train_acc:6.2%}  loss {train_loss:.3f}  |  "
                     f"test acc {test_acc:6.2%}  loss {test_loss:.3f}  |  lr {run.schedule.lr:.4f}  {seconds:5.1f} s")
                 if out_dir:
-                    save_checkpoint(out_dir / "last.pt", model, data, config, history, run.optimizer, epoch,
-                                    run.schedule.spent)
-                    if is_best:
-                        save_checkpoint(out_dir / "best.pt", model, data, config, history, None, epoch,
-                                        run.schedule.spent)
-                    history.save(out_dir / "history.json")
+                    write_epoch_files(out_dir, model, data, config, history, run.optimizer, epoch,
+                                      run.schedule.spent, is_best, resume)
             if held.requested and history.stopped in ("running", "interrupted"):
                 _stop_interrupted(history, out_dir, f"after epoch {epoch}")
                 return history

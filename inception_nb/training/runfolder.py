@@ -4,11 +4,15 @@ while a run's files are being written."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+from ..oserrors import check_usable_path, describe_os_error, path_error
+from .checkpoint import copy_file, save_checkpoint
 
 RUN_FILES = ("best.pt", "last.pt", "history.json")
 LOCK_NAME = ".inception-nb.lock"  # hidden, and gone again when the run ends
@@ -29,14 +33,44 @@ def check_run_folder(folder, resume=None, overwrite: bool = False) -> None:
 
     Resuming from the folder's own last.pt continues that run and is always allowed.
     """
+    if not isinstance(overwrite, bool):  # "no" would count as yes and replace a finished run
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    if resume is not None and not isinstance(resume, (str, os.PathLike)):
+        raise TypeError(f"resume must be the path of a last.pt (str or Path) or None, got {type(resume).__name__}")
     folder = Path(folder)
-    _check_writable(folder)
-    found = finished_run_files(folder)
-    continues = resume is not None and Path(resume).resolve().parent == folder.resolve()
+    try:
+        check_usable_path(folder)
+        _check_writable(folder)
+        found = finished_run_files(folder)
+        continues = resume is not None and Path(resume).resolve().parent == folder.resolve()
+    except OSError as err:
+        raise RunFolderError(f"{describe_os_error(path_error(err, folder))} (TrainConfig.out_dir)") from None
     if found and not overwrite and not continues:
+        how = ("a run that was killed mid-way (history.json still says 'running' and no process holds the folder)"
+               if was_killed(folder) else "a run")
         raise RunFolderError(
-            f"{folder} already holds a run ({', '.join(found)}); continue it with resume={folder / 'last.pt'}, "
+            f"{folder} already holds {how} ({', '.join(found)}); continue it with resume={folder / 'last.pt'}, "
             f"replace it with overwrite=True, or choose another TrainConfig.out_dir")
+
+
+def was_killed(folder) -> bool:
+    """Whether `folder` holds a run that ended without saying so (SIGKILL, a crash of the machine): its history
+    still says "running" and no process holds the folder."""
+    folder = Path(folder)
+    try:
+        stopped = json.loads((folder / "history.json").read_text()).get("stopped")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stopped == "running" and not _held_by_another(folder)
+
+
+def _held_by_another(folder: Path) -> bool:
+    try:
+        handle = open(folder / LOCK_NAME, "r+")
+    except OSError:
+        return False  # no lock file: nobody holds it
+    with handle:
+        return not _try_lock(handle)  # closing the handle releases a lock we took just to look
 
 
 def _check_writable(folder: Path) -> None:
@@ -62,20 +96,35 @@ def hold_run_folder(folder) -> Iterator[None]:
     The hold is an OS file lock, so a run that crashes or is killed releases it with its process.
     """
     folder = Path(folder)
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # innermost first
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except PermissionError:
-        raise RunFolderError(f"permission denied: cannot create {folder}; choose a TrainConfig.out_dir you can "
-                             f"write to") from None
+    except OSError as err:
+        raise RunFolderError(f"cannot create {folder}: {describe_os_error(err)} (TrainConfig.out_dir)") from None
     path = folder / LOCK_NAME
-    handle = _acquire(path, folder)
+    try:
+        handle = _acquire(path, folder)
+    except BaseException:
+        _remove_if_empty(created)
+        raise
     try:
         yield
     finally:
-        # Remove the file while still holding it: a waiting process then finds its inode gone and retries.
+        # Remove the file while still holding it: a waiting process then finds its inode gone and retries. A lock
+        # file a killed run left (nobody holds it) was taken over by _acquire and goes here too.
         with contextlib.suppress(OSError):
             path.unlink()
         handle.close()
+        _remove_if_empty(created)  # a run that saved nothing leaves no empty folder behind
+
+
+def _remove_if_empty(created: list) -> None:
+    """Remove the folders this run created (innermost first) while they are empty; a user's folder is never one."""
+    for folder in created:
+        try:
+            folder.rmdir()  # fails, and so stops, at the first folder that holds anything
+        except OSError:
+            return
 
 
 def _acquire(path: Path, folder: Path):
@@ -151,6 +200,18 @@ def interrupts_held(notice: str) -> Iterator[InterruptRequest]:
         yield request
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def write_epoch_files(out_dir: Path, model, data, config, history, optimizer, epoch: int, spent: float,
+                      is_best: bool, resume=None) -> None:
+    """Write a finished epoch's last.pt, then best.pt if it is the best so far, then history.json."""
+    save_checkpoint(out_dir / "last.pt", model, data, config, history, optimizer, epoch, spent)
+    best, earlier_best = out_dir / "best.pt", Path(resume).parent / "best.pt" if resume else None
+    if not is_best and not best.exists() and earlier_best is not None and earlier_best.is_file():
+        copy_file(earlier_best, best)  # a resume into a new folder: the best epoch so far is in the old one
+    elif is_best or not best.exists():
+        save_checkpoint(best, model, data, config, history, None, epoch, spent)
+    history.save(out_dir / "history.json")
 
 
 def describe_resume(folder: Path | None) -> str:
