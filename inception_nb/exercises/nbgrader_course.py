@@ -176,6 +176,7 @@ def _verdict_expression(check: str, names: list[str], nonce: str) -> str:
 
 @functools.cache
 def _verdict_executor():
+    from nbclient.util import run_sync
     from nbgrader.preprocessors import Execute
 
     class VerdictExecute(Execute):
@@ -200,6 +201,9 @@ def _verdict_executor():
                                                                evalue=f"{check} did not pass: {why}",
                                                                traceback=[f"{check} did not pass: {why}"]))
             return cell
+
+        # nbconvert calls the blocking execute_cell, which nbclient binds to its own async_execute_cell
+        execute_cell = run_sync(async_execute_cell)
 
     return VerdictExecute
 
