@@ -17,9 +17,10 @@ from inception_nb.exercises import nbgrader_course
 
 pytest.importorskip("nbgrader")
 EXERCISES = ("01_inception_block", "02_block_arithmetic", "03_train_loop", "04_aux_classifiers", "05_ablation")
-# One fake of each kind in each language; tests/test_grading_attacks.py runs all of them through the own grader.
-FAKES_HERE = ("custom_exc", "input_transformer", "allclose", "isclose", "subclass", "train_wrapper", "exec_solution",
-              "checkpoint_loop", "memorising_hook")
+# One fake of each kind (two for the last), in each language: every notebook costs a kernel, so the rest of
+# tests/exercise_fakes.py runs through the package's grader only (tests/test_grading_attacks.py).
+FAKES_HERE = ("custom_exc", "input_transformer", "allclose", "subclass", "exec_solution", "checkpoint_loop",
+              "memorising_hook")
 
 
 # nbgrader's own API in one process for all the commands: each `nbgrader` command would start Python afresh.
