@@ -86,8 +86,12 @@ def _check_result_numbers(result: dict, costs: dict) -> dict:
 
 def _grader_split(data):
     """Return test images the grader picks itself: as many as data.test holds, another seeded subset."""
-    size = len(data.test.dataset)
-    config = DataConfig(image_size=data.image_size, channels=data.channels, batch_size=256, limit=size, seed=20260)
+    return _grader_test(len(data.test.dataset), data.image_size, data.channels)
+
+
+@functools.lru_cache(maxsize=2)
+def _grader_test(size: int, image_size: int, channels: int):
+    config = DataConfig(image_size=image_size, channels=channels, batch_size=256, limit=size, seed=20260)
     return load_data(config).test
 
 
