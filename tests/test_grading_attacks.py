@@ -111,8 +111,11 @@ def test_grading_refuses_code_not_compiled_from_a_notebook_cell(monkeypatch):
 
     solution = {}
     exec(fake_source_of_solution(), solution)  # like exec of the worked solution: compiled from a string
+    # Replacing checks.grading is itself caught by the guard (a check would fail for that); the refusal alone:
     monkeypatch.setattr(checks, "grading", lambda: True)
     with pytest.raises(ExerciseError, match="not written in a cell of this notebook"):
+        checks._refuse_package_code("MyInceptionBlock", solution["MyInceptionBlock"])
+    with pytest.raises(ExerciseError, match="replaced after the checks were imported: .*checks.grading"):
         ex.check_inception_block(solution["MyInceptionBlock"])
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import ast
 import copy
+import io
 import re
+import tokenize
 from pathlib import Path
 
 import nbformat
@@ -86,9 +88,23 @@ def patched_attributes(code: str) -> list[str]:
     return found
 
 
+def _without_comments(code: str) -> str:
+    """Return code with its comments blanked (a word in a comment runs nothing)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return "\n".join(line for line in code.splitlines() if not line.lstrip().startswith("#"))
+    lines = code.splitlines()
+    for token in reversed(tokens):
+        if token.type == tokenize.COMMENT:
+            row, col = token.start
+            lines[row - 1] = lines[row - 1][:col]
+    return "\n".join(lines)
+
+
 def code_flags(code: str) -> list[str]:
     """Return what a human should look at in one cell of student code."""
-    code = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith("#"))
+    code = _without_comments(code)
     flags = [what for what, pattern in SUSPICIOUS if re.search(pattern, code, re.M)]
     patched = patched_attributes(code)
     if patched:
