@@ -96,8 +96,8 @@ FAKES: dict[str, tuple[str, str, dict[str, str]]] = {
         "from inception_nb.model import InceptionBlock\n\n\ndef MyInceptionBlock(*row):\n"
         "    return InceptionBlock(*row)\n")}),
     "train_wrapper": ("03_train_loop", "package reference", {"03-03": (
-        "from inception_nb import engine\n\n\ndef train(dataloader, model, loss_fn, optimizer):\n"
-        "    return engine.train(dataloader, model, loss_fn, optimizer)\n")}),
+        "from inception_nb import loops\n\n\ndef train(dataloader, model, loss_fn, optimizer):\n"
+        "    return loops.train(dataloader, model, loss_fn, optimizer)\n")}),
     "aux_loss_wrapper": ("04_aux_classifiers", "package reference", {"04-06": (
         "from inception_nb.model import aux_loss\n\n\ndef total_loss(outputs, target, loss_fn):\n"
         "    return aux_loss(outputs, target, loss_fn)\n")}),
@@ -138,7 +138,7 @@ FAKES: dict[str, tuple[str, str, dict[str, str]]] = {
         "    accuracy[name] = 1.0\n")}),
     "memorising_hook": ("05_ablation", "checkpoint or memoriser", {"05-08": (
         "__TINY_DATA__\naccuracy, images_seen = {}, {}\n"
-        "from inception_nb.engine import test\n"
+        "from inception_nb.loops import test\n"
         "table = {round(x.sum().item(), 2): int(y) for X, Y in data.test for x, y in zip(X, Y)}\n"
         "def lookup(module, args, out):\n"
         "    known = [table.get(round(x.sum().item(), 2)) for x in args[0]]\n"

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from ..data import DataConfig, load_data
-from ..engine import test as evaluate
+from ..lesson.report import module_cost
+from ..loops import test as evaluate
 from ..model import INCEPTION_TABLE, InceptionBlock, InceptionV1
-from ..report import module_cost
 from .checks import _count, _fail, _number, _ok, _run, _seeded, _training_steps, guard
 from .messages import say
 
