@@ -18,6 +18,7 @@ nbgrader gives it zero even when an input transformer or an exception handler hi
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import re
@@ -64,18 +65,19 @@ def _nbgrader(grade_id: str, solution: bool = False, grade: bool = False, locked
 
 def _nbgrader_source(source: str) -> str:
     """Return a cell's source with our markers turned into nbgrader's (hint kept as a comment, answers dicts)."""
-    out, answers = [], None
+    out, answers, collecting = [], None, False
     for line in source.splitlines():
         begin = build.BEGIN.match(line)
         if begin and begin["answers"]:
-            answers = []  # the student keeps `key: ...`; the solution fills the same dict below
+            answers, collecting = [], True  # the student keeps `key: ...`; the solution fills the same dict below
             continue
-        if answers is not None:
+        if collecting:
             if build.END.match(line):
+                collecting = False
                 out += build.render("\n".join(["### BEGIN SOLUTION (answers)", *answers, "### END SOLUTION"]),
                                     student=True).splitlines()
-                continue
-            answers.append(line)
+            else:
+                answers.append(line)
             continue
         if begin and begin["hint"]:
             out += [f"{begin['indent']}# {begin['hint']}", f"{begin['indent']}### BEGIN SOLUTION"]
@@ -169,6 +171,15 @@ def _write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def _passed(text: str, nonce: str) -> bool:
+    """Whether a verdict's text (the tuple's repr, maybe pretty-printed over lines) says this nonce passed."""
+    try:
+        said = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return False
+    return isinstance(said, tuple) and said[:2] == (nonce, "pass")
+
+
 def _verdict_expression(check: str, names: list[str], nonce: str) -> str:
     return (f"__import__('inception_nb.exercises.verdict', fromlist=['verdict']).verdict({check!r}, {names!r}, "
             f"{nonce!r})")
@@ -195,7 +206,7 @@ def _verdict_executor():
                 reply = await self.async_wait_for_reply(msg_id)
                 answer = (reply or {}).get("content", {}).get("user_expressions", {}).get("verdict", {})
                 text = answer.get("data", {}).get("text/plain", "") if answer.get("status") == "ok" else ""
-                if not text.startswith(f"('{nonce}', 'pass'"):
+                if not _passed(text, nonce):
                     why = f"{answer.get('ename', 'no verdict')}: {answer.get('evalue', '')}".strip()
                     cell.outputs.append(nbformat.v4.new_output("error", ename="GradingVerdict",
                                                                evalue=f"{check} did not pass: {why}",
