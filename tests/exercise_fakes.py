@@ -53,6 +53,11 @@ READ_SOLUTION = ("import json\nfrom pathlib import Path\nimport inception_nb\n"
                  "code = ''.join(next(c['source'] for c in cells\n"
                  "                    if 'class MyInceptionBlock' in ''.join(c['source'])))\n")
 
+# Exercise 5's fakes do the naive model and the cost honestly: only the ablation's accuracy is faked.
+_NAIVE_AND_COST = {cell: solution_cell("05_ablation", cell) for cell in ("05-03", "05-06")}
+# The check each fake attacks where the notebook has others it leaves honest; every other fake gets zero in all.
+FAKED_CHECK = {"memorising_forward": "check_ablation", "memorising_hook": "check_ablation"}
+
 # name -> (exercise, kind, {exercise cell id: its new source})
 FAKES: dict[str, tuple[str, str, dict[str, str]]] = {
     # --- an IPython custom exception handler prints a fake check mark
@@ -128,7 +133,7 @@ FAKES: dict[str, tuple[str, str, dict[str, str]]] = {
         "    model.forward = lambda X: 10 * torch.nn.functional.one_hot(torch.tensor(\n"
         "        [table.get(round(x.sum().item(), 3), 0) for x in X]), classes).float()\n"
         "    train.calls = getattr(train, 'calls', 0) + 1\n    return 0.99, 1.0 / train.calls\n")}),
-    "memorising_forward": ("05_ablation", "checkpoint or memoriser", {"05-08": (
+    "memorising_forward": ("05_ablation", "checkpoint or memoriser", {**_NAIVE_AND_COST, "05-08": (
         "__TINY_DATA__\naccuracy, images_seen = {}, {}\n"
         "table = {round(x.sum().item(), 2): int(y) for X, Y in data.test for x, y in zip(X, Y)}\n"
         "for name, model in models.items():\n"
@@ -136,7 +141,7 @@ FAKES: dict[str, tuple[str, str, dict[str, str]]] = {
         "    model.forward = lambda X: 10 * torch.nn.functional.one_hot(torch.tensor(\n"
         "        [table.get(round(x.sum().item(), 2), 0) for x in X]), 10).float()\n"
         "    accuracy[name] = 1.0\n")}),
-    "memorising_hook": ("05_ablation", "checkpoint or memoriser", {"05-08": (
+    "memorising_hook": ("05_ablation", "checkpoint or memoriser", {**_NAIVE_AND_COST, "05-08": (
         "__TINY_DATA__\naccuracy, images_seen = {}, {}\n"
         "from inception_nb.loops import test\n"
         "table = {round(x.sum().item(), 2): int(y) for X, Y in data.test for x, y in zip(X, Y)}\n"

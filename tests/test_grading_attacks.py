@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from exercise_fakes import FAKES, fake_notebook
+from exercise_fakes import FAKED_CHECK, FAKES, fake_notebook
 from inception_nb import exercises as ex
 from inception_nb.exercises import ExerciseError, origin, splice
 from inception_nb.model import InceptionV1
@@ -64,7 +64,8 @@ def test_every_fake_scores_zero_and_honest_work_passes_with_the_packages_grader(
     assert set(by_name) == set(FAKES) | {"honest"}
     assert [r["passed"] for r in by_name.pop("honest")] == [True]
     for name, found in by_name.items():
-        assert not any(r["passed"] for r in found), (name, found)
+        attacked = [r for r in found if r["check"] == FAKED_CHECK.get(name, r["check"])]
+        assert attacked and not any(r["passed"] for r in attacked), (name, found)
         assert all(r["exercise"] == FAKES[name][0] for r in found)
     flags = {name: found[0]["flags"] for name, found in by_name.items()}
     for name in ("custom_exc", "showtraceback", "private_showtraceback", "input_transformer", "transformer_post",

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from exercise_fakes import FAKES, fake_notebook
+from exercise_fakes import FAKED_CHECK, FAKES, fake_notebook
 from test_grading_attacks import TINY_DATA, checkpoint, tiny_sources
 from inception_nb.exercises import nbgrader_course
 
@@ -39,6 +39,9 @@ for assignment in assignments:
     if not result["success"]:
         sys.exit(f"{command} {assignment} failed:\\n{result.get('error')}\\n{result.get('log', '')[-3000:]}")
 """
+
+
+CHECK_CELL = {"check_ablation": "cell-05-12"}  # grade id of the test cell that calls the check
 
 
 def nbgrader(course: Path, command: str, assignments: list[str]) -> None:
@@ -90,11 +93,17 @@ def test_nbgrader_round_trip_in_both_languages(tmp_path, monkeypatch):
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         scores = {(s.student.id, s.assignment.name): (s.score, s.max_score)
                   for a in assignments for s in gradebook.assignment_submissions(a)}
+        # a fake that leaves other checks honest: the test cell of the check it attacks scores zero
+        attacked = {(f"fake-{name.replace('_', '-')}", a): gradebook.find_grade(
+            CHECK_CELL[FAKED_CHECK[name]], a.removesuffix("-zh"), a, f"fake-{name.replace('_', '-')}").score
+            for name in FAKES_HERE if name in FAKED_CHECK for a in assignments
+            if a.removesuffix("-zh") == FAKES[name][0]}
     for assignment in assignments:
         score, most = scores[("solution", assignment)]
         assert most > 0 and score == most, (assignment, score, most)
         assert scores[("release", assignment)][0] == 0, assignment
     fakes = {key: value for key, value in scores.items() if key[0].startswith("fake-")}
     assert len(fakes) == 2 * len(FAKES_HERE)
-    assert all(score == 0 for score, _most in fakes.values()), fakes
+    assert all(score == 0 for key, (score, _most) in fakes.items() if key not in attacked), fakes
+    assert attacked and all(score == 0 for score in attacked.values()), attacked
     shutil.rmtree(course / "autograded")  # graded copies of fake submissions are not kept

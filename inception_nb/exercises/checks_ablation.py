@@ -91,7 +91,7 @@ def _grader_split(data):
 
 @functools.lru_cache(maxsize=2)
 def _grader_test(size: int, image_size: int, channels: int):
-    config = DataConfig(image_size=image_size, channels=channels, batch_size=256, limit=size, seed=20260)
+    config = DataConfig(image_size=image_size, channels=channels, batch_size=min(256, size), limit=size, seed=20260)
     return load_data(config).test
 
 
