@@ -5,13 +5,16 @@ built from this package (weights copied over, never by attribute name inside a b
 what the student's own run reports; it prints one "✓ ..." line on success and raises
 :class:`ExerciseError` saying what is wrong, with a HINT, on failure.
 
-Teachers: ``python -m inception_nb.exercises grade SUBMISSIONS_DIR [--json] [--csv FILE]`` executes every
-notebook there, then runs these checks, loaded afresh, on what the notebook defined;
-``python -m inception_nb.exercises make`` rebuilds the student and solution notebooks from their sources.
+Teachers: ``python -m inception_nb.exercises grade SUBMISSIONS_DIR [--json] [--csv FILE]`` runs each
+submission's exercise cells inside the teacher's handout in a fresh kernel and asks these checks for their
+verdict; ``python -m inception_nb.exercises make`` rebuilds the student and solution notebooks from their
+sources; ``python -m inception_nb.exercises nbgrader DIR`` writes them as an nbgrader course.
 
 Layout: checks.py (ExerciseError and the shared helpers), checks_block.py (exercises 1-2),
-checks_training.py (3-4), checks_ablation.py (5), grading.py, build.py (the notebook builder),
-cli.py (the ``python -m`` commands, imported only by __main__.py).
+checks_training.py (3-4), checks_ablation.py (5), origin.py (the guard and where code comes from),
+verdict.py (the grader's side in the kernel), splice.py (handout plus exercise cells, and the flags),
+grading.py, nbgrader_course.py, build.py (the notebook builder), cli.py (the ``python -m`` commands,
+imported only by __main__.py).
 """
 
 from .checks import ExerciseError
@@ -20,6 +23,10 @@ from .checks_block import check_block_arithmetic, check_inception_block
 from .checks_training import check_aux_head, check_aux_loss, check_aux_step, check_train_loop, check_training_run
 from .grading import format_grades, grade_folder, grade_notebook, write_csv
 from .messages import language, set_language
+from .origin import take_snapshot
+from . import verdict  # noqa: F401  (imported with the checks, so it holds the checks as they are now)
+
+take_snapshot()  # what torch, math and the package look like before any student code runs (origin.guard)
 
 __all__ = ["ExerciseError", "check_inception_block", "check_block_arithmetic", "check_train_loop",
            "check_training_run", "check_aux_head", "check_aux_loss", "check_aux_step", "check_naive_model",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
+import os
 from typing import Any
 from collections.abc import Callable
 
@@ -15,7 +17,18 @@ import torch
 from torch import nn
 
 from ..model import count_parameters as _count  # noqa: F401 - the checks_* modules import it from here
+from . import origin
 from .messages import say
+
+# Read once, when the checks are imported (before any student code): the grader and the nbgrader course set it.
+GRADING_VARIABLE = "INCEPTION_NB_GRADING"
+
+
+def _flag(value: bool):
+    return lambda: value  # a function, so the guard notices when the student's code replaces it
+
+
+grading = _flag(os.environ.get(GRADING_VARIABLE) == "1")
 
 
 class ExerciseError(AssertionError):
@@ -42,13 +55,35 @@ def _seeded(seed: int = 0):
         yield
 
 
-def _run(what: str, fn: Callable, *args: Any, hint: str | None = None) -> Any:
-    """Call student code; turn what it raises into an ExerciseError that names the call."""
-    owner = getattr(fn, "__module__", None) or ""
-    if owner.startswith("inception_nb."):  # the reference itself, imported or returned, passes any comparison
-        _fail(say("run.package", what=what, owner=owner), say("run.package.hint"))
+def guard() -> None:
+    """Fail when torch, math or the package had a function replaced since the checks were imported."""
+    changed = origin.replaced()
+    if changed:
+        _fail(say("guard.replaced", names=", ".join(changed[:5])), say("guard.replaced.hint"))
+
+
+def _refuse_package_code(what: str, fn: Any, allowed: tuple = ()) -> None:
+    """Fail for the package's own code (imported, subclassed, wrapped) or code not written in a notebook cell."""
+    if origin.package_code(fn) and not any(fn is a for a in allowed):
+        # the reference itself, imported or subclassed, passes any comparison
+        _fail(say("run.package", what=what, owner=getattr(fn, "__qualname__", type(fn).__name__)),
+              say("run.package.hint"))
+    if grading() and not origin.cell_code(fn) and not isinstance(fn, nn.Module):
+        _fail(say("run.not_cell", what=what), say("run.not_cell.hint"))
+
+
+def _run(what: str, fn: Callable, *args: Any, hint: str | None = None, allowed: tuple = ()) -> Any:
+    """Call student code; turn what it raises into an ExerciseError that names the call.
+
+    The package's code refused as the answer, and `allowed` names the package classes or functions whose
+    modules the student's code may call (exercise 5 builds on InceptionV1); any other package code that
+    runs inside the call is refused too.
+    """
+    guard()
+    _refuse_package_code(what, fn)
     try:
-        return fn(*args)
+        with origin.watch_calls(allowed) as called:
+            result = fn(*args)
     except ExerciseError:
         raise
     except NotImplementedError as e:
@@ -57,6 +92,17 @@ def _run(what: str, fn: Callable, *args: Any, hint: str | None = None) -> Any:
     except Exception as e:
         raise ExerciseError(_message(say("run.raised", what=what, error_type=type(e).__name__, error=e),
                                      hint or say("run.raised.hint"))) from e
+    if called:
+        _fail(say("run.package", what=what, owner=", ".join(sorted(set(called))[:3])), say("run.package.hint"))
+    guard()
+    return result
+
+
+def _refuse_package_modules(module: nn.Module, what: str) -> None:
+    """Fail when a module the student built is, or contains, one of the package's own classes."""
+    found = origin.package_modules_in(module)
+    if found:
+        _fail(say("run.package", what=what, owner=", ".join(found[:3])), say("run.package.hint"))
 
 
 def _shapes(module: nn.Module) -> list:
@@ -80,7 +126,9 @@ def _number(value: Any, what: str) -> float:
         _fail(say("number.ellipsis", what=what), say("number.ellipsis.hint"))
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if hasattr(value, "dtype") and getattr(value, "shape", None) == () and hasattr(value, "item"):
+        value = value.item()  # a numpy scalar or 0-d array: its Python number
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         _fail(say("number.not_number", what=what, value=value), say("number.not_number.hint"))
     return float(value)
 

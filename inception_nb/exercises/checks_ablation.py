@@ -8,10 +8,11 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..data import DataConfig, load_data
+from ..lesson.report import module_cost
 from ..loops import test as evaluate
 from ..model import INCEPTION_TABLE, InceptionBlock, InceptionV1
-from ..lesson.report import module_cost
-from .checks import _count, _fail, _number, _ok, _run, _seeded, _training_steps
+from .checks import _count, _fail, _number, _ok, _run, _seeded, _training_steps, guard
 from .messages import say
 
 # ----------------------------------------------------------------------------- exercise 5: ablation
@@ -29,7 +30,7 @@ def _naive_reference(num_classes: int, in_channels: int) -> InceptionV1:
 def check_naive_model(fn: Callable) -> None:
     """Check naive_googlenet(num_classes, in_channels): every Inception block without its 1x1 reductions."""
     with _seeded():
-        model = _run("naive_googlenet(7, 1)", fn, 7, 1)
+        model = _run("naive_googlenet(7, 1)", fn, 7, 1, allowed=(InceptionV1,))
         if not isinstance(model, InceptionV1):
             _fail(say("naive.not_model", type_name=type(model).__name__), say("naive.not_model.hint"))
         want = {n: _count(c) for n, c in _naive_reference(7, 1).named_children()}
@@ -83,17 +84,47 @@ def _check_result_numbers(result: dict, costs: dict) -> dict:
     return numbers
 
 
+def _grader_split(data):
+    """Return test images the grader picks itself: as many as data.test holds, another seeded subset."""
+    return _grader_test(len(data.test.dataset), data.image_size, data.channels)
+
+
+@functools.lru_cache(maxsize=2)
+def _grader_test(size: int, image_size: int, channels: int):
+    config = DataConfig(image_size=image_size, channels=channels, batch_size=min(256, size), limit=size, seed=20260)
+    return load_data(config).test
+
+
+def _check_own_split(variant: str, model: nn.Module, claimed: float, grader_test) -> None:
+    """Fail when the accuracy on the grader's own test images is far from the one measured on data.test."""
+    own, _ = evaluate(grader_test, model, nn.CrossEntropyLoss())
+    images = len(grader_test.dataset)
+    # two samples of the same test distribution: their accuracies differ by a few binomial standard deviations
+    if abs(own - claimed) > max(0.1, 2.5 / images ** 0.5):
+        _fail(say("ablation.own_split", variant=variant, claimed=claimed, own=own, images=images),
+              say("ablation.own_split.hint"))
+
+
 def check_ablation(result: dict, models: dict, data) -> None:
-    """Check the ablation's measurements: costs recomputed, accuracy and images against the student's own run."""
+    """Check the ablation's measurements: costs recomputed, accuracy and images against the student's own run.
+
+    Each model must be the handout's InceptionV1 as trained, and score on the grader's own test images
+    (another seeded subset) what it scores on data.test: a model that memorised data.test does not.
+    """
+    guard()
     costs = _ablation_costs()
     numbers = _check_result_numbers(result, costs)
     if not isinstance(models, dict) or set(costs) - set(models):
         _fail(say("ablation.models", models=models), say("ablation.models.hint"))
     batch, test_images = data.train.batch_size, len(data.test.dataset)
+    grader_test = _grader_split(data)
     for variant, params in ((v, costs[v]["params"]) for v in costs):
         model = models[variant]
         if not isinstance(model, nn.Module) or _count(model) != params:
             _fail(say("ablation.model", variant=variant, params=params), say("ablation.models.hint"))
+        if type(model) is not InceptionV1 or "forward" in vars(model):  # a wrapper or a replaced forward
+            _fail(say("ablation.not_inception", variant=variant, type_name=type(model).__name__),
+                  say("ablation.models.hint"))
         steps, seen = _training_steps(model) or 0, numbers["images_seen"][variant]
         if steps == 0:
             _fail(say("ablation.untrained", variant=variant), say("ablation.untrained.hint"))
@@ -106,6 +137,7 @@ def check_ablation(result: dict, models: dict, data) -> None:
         if abs(claimed - recomputed) > 1.5 / test_images:
             _fail(say("ablation.accuracy", variant=variant, claimed=claimed, recomputed=recomputed,
                       images=test_images), say("ablation.accuracy.hint"))
+        _check_own_split(variant, model, claimed, grader_test)
     p, m = (costs["naive"][k] / costs["with_reductions"][k] for k in ("params", "macs"))
     acc, seen = numbers["accuracy"], numbers["images_seen"]
     _ok(say("ablation.ok", params_ratio=p, macs_ratio=m, naive_seen=seen["naive"], naive_accuracy=acc["naive"],

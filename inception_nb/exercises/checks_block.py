@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..model import INCEPTION_TABLE, InceptionBlock
-from .checks import _copy_state, _count, _fail, _number, _ok, _run, _seeded
+from .checks import _copy_state, _count, _fail, _number, _ok, _refuse_package_modules, _run, _seeded, guard
 from .messages import say
 
 # ----------------------------------------------------------------------------- exercise 1: the block
@@ -29,6 +29,7 @@ def check_inception_block(cls: Callable[..., nn.Module]) -> None:
         block = _run(f"{getattr(cls, '__name__', 'the block')}{_ROW}", cls, *_ROW)
         if not isinstance(block, nn.Module):
             _fail(say("block.not_module", type_name=type(block).__name__), say("hint.subclass"))
+        _refuse_package_modules(block, getattr(cls, "__name__", "the block"))
         missing = [f"branch{i}" for i, b in enumerate(_branches(block), 1) if not isinstance(b, nn.Module)]
         if missing:
             _fail(say("block.missing_branches", names=", ".join(missing)), say("block.missing_branches.hint"))
@@ -97,6 +98,7 @@ def _arithmetic_key_hints(block: nn.Module, naive: nn.Module) -> dict:
 
 def check_block_arithmetic(answers: dict) -> None:
     """Check hand-computed channels, shape, parameters and multiply-adds of inception (3a) against the module."""
+    guard()
     row = INCEPTION_TABLE["inception3a"]
     block, naive = InceptionBlock(*row), InceptionBlock(*row, reductions=False)
     convs = [[m for m in b.modules() if isinstance(m, nn.Conv2d)] for b in _branches(block)]
@@ -115,6 +117,8 @@ def check_block_arithmetic(answers: dict) -> None:
     hints["total_macs"] = {cost["macs"] // (28 * 28): say("arith.one_position"), 2 * cost["macs"]: say("arith.flops")}
     for key, want in expected.items():
         got = answers[key]
+        if hasattr(got, "tolist") and getattr(got, "ndim", 0) == 1:
+            got = got.tolist()  # a numpy array or tensor of answers: its numbers
         _number(got, f"answers[{key!r}]") if got is ... else None  # a clear message for an unfilled answer
         if isinstance(want, (list, tuple)):
             if not isinstance(got, (list, tuple)) or len(got) != len(want):

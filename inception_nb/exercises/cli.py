@@ -1,4 +1,4 @@
-"""The command line: ``python -m inception_nb.exercises grade DIR [--json] [--csv FILE]`` and ``... make``."""
+"""The command line: ``python -m inception_nb.exercises grade DIR [--json] [--csv FILE]``, ``make``, ``nbgrader``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     grade.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
     grade.add_argument("--csv", type=Path, metavar="FILE", help="also write the rows to FILE as CSV (default: none)")
     grade.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook (default 300)")
+    grade.add_argument("--sources", type=Path, metavar="DIR", help="the exercise sources the handouts are built from "
+                       "(default: ./exercises, else the clone's exercises/)")
+    course = sub.add_parser("nbgrader", help="write the exercises as an nbgrader course (source/, nbgrader_config.py)")
+    course.add_argument("folder", type=Path, help="the course folder to write (created if missing)")
+    course.add_argument("--sources", type=Path, metavar="DIR", help="the source notebooks (default as for make)")
     make = sub.add_parser("make", help="build student/ and solutions/ notebooks from the exercise sources")
     make.add_argument("--sources", type=Path, metavar="DIR", help="the source notebooks (default: ./exercises, "
                       "else the exercises/ folder of the clone the package runs from)")
@@ -34,11 +39,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return build.make(args.sources, args.out, check=args.check, run=not args.no_execute, force=args.force)
         except FileNotFoundError as e:
             parser.error(str(e).replace("sources= (--sources DIR)", "--sources DIR"))
+    if args.command == "nbgrader":
+        from . import nbgrader_course
+
+        try:
+            written = nbgrader_course.write_course(args.folder, args.sources)
+        except FileNotFoundError as e:
+            parser.error(str(e).replace("sources= (--sources DIR)", "--sources DIR"))
+        print(f"wrote {len(written)} files to {args.folder}; then, in that folder: nbgrader generate_assignment NAME")
+        return 0
     if not args.folder.is_dir():
         parser.error(f"{args.folder} is not a folder; pass the folder that holds the submitted notebooks")
     if args.csv and not args.csv.parent.is_dir():
         parser.error(f"--csv {args.csv}: the folder {args.csv.parent} does not exist")
-    rows = grading.grade_folder(args.folder, args.timeout)
+    rows = grading.grade_folder(args.folder, args.timeout, args.sources)
     if not rows:
         parser.error(f"no .ipynb files under {args.folder}")
     print(json.dumps(rows, indent=2, ensure_ascii=False) if args.json else grading.format_grades(rows))

@@ -1,124 +1,145 @@
-"""Grading of submitted exercise notebooks: run each, then the package's checks on what it defined.
+"""Grading of submitted exercise notebooks: a fresh kernel runs the teacher's handout with the student's cells.
 
-The submission is executed as the student left it, minus its check cells. Then, in the same kernel,
-one cell per check reloads the check modules from this package's files and calls the check on the
-objects the notebook defined (``MyInceptionBlock``, ``train``, ...). A check the student rewrote,
-shadowed with a function of the same name, or deleted, therefore changes nothing: the grade comes
-from the package's code. What this does not defend against is written in notebooks/exercises/README.md.
+For each submission a new kernel starts in an empty folder, imports the checks (taking the guard's
+snapshot of torch, math and the package, origin.py) before any student code, and runs the teacher's
+handout, built afresh from the exercise source, with only the submission's exercise cells spliced in
+(splice.py). Then it asks for each check's verdict through ``user_expressions`` (verdict.py): a check
+passes when it returns the grader's one-time nonce, never because something printed a "✓". What
+cannot be prevented inside the kernel is flagged for a human in the grade table. What this does not
+defend against is written in notebooks/exercises/README.md.
 """
 
 from __future__ import annotations
 
+import ast
 import csv
-import importlib
+import os
+import secrets
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 from collections.abc import Sequence
 
 from ..paths import atomic_write
+from .checks import GRADING_VARIABLE
 
 # exercise (the source notebook's name) -> the checks it is graded by, each with the names of the
 # notebook variables it is called with. tests/test_exercises.py keeps this in step with the sources.
 CHECKS: dict[str, tuple] = {
     "01_inception_block": (("check_inception_block", ("MyInceptionBlock",)),),
     "02_block_arithmetic": (("check_block_arithmetic", ("answers",)),),
-    "03_train_loop": (("check_train_loop", ("train",)), ("check_training_run", ("model", "data", "history"))),
+    "03_train_loop": (("check_train_loop", ("train",)), ("check_training_run", ("train",))),
     "04_aux_classifiers": (("check_aux_head", ("AuxHead",)), ("check_aux_loss", ("total_loss",)),
                            ("check_aux_step", ("train_step",))),
     "05_ablation": (("check_naive_model", ("naive_googlenet",)), ("check_ablation", ("result", "models", "data"))),
 }
-_CHECK_MODULES = ("checks", "checks_block", "checks_training", "checks_ablation")  # reloaded in this order
-FIELDS = ("notebook", "exercise", "check", "passed", "message")
-
-
-def run_check(check: str, names: Sequence[str], namespace: dict) -> None:
-    """Run one check, loaded afresh from this package's files, on the notebook variables `names`."""
-    # reload() re-executes each module from disk into its module object, so a check function that
-    # notebook code replaced (in its globals or on the module) is the package's own again.
-    modules = [importlib.reload(importlib.import_module(f"{__package__}.{name}")) for name in _CHECK_MODULES]
-    function = next(getattr(m, check) for m in modules if hasattr(m, check))
-    missing = [name for name in names if name not in namespace]
-    if missing:
-        raise modules[0].ExerciseError(
-            f"the notebook defines no {', '.join(missing)}\nHINT: keep the names the exercise gives and run "
-            "the notebook from top to bottom before you hand it in")
-    function(*(namespace[name] for name in names))
-
-
-def _grading_cell(check: str, names: Sequence[str]) -> str:
-    return ("import importlib\n"
-            f"importlib.reload(importlib.import_module({__name__!r})).run_check({check!r}, {list(names)!r}, "
-            "globals())")
+FIELDS = ("notebook", "exercise", "check", "passed", "message", "flags")
+PRELUDE = ("import inception_nb.exercises.verdict  # the checks, imported before any student code\n"
+           "from inception_nb.exercises import set_language\nset_language({language!r})")
 
 
 def _tags(cell: Any) -> list:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
-def _exercise_of(nb: Any, path: Path) -> str | None:
-    name = nb.metadata.get("inception_nb", {}).get("exercise")
-    if name in CHECKS:
-        return name
-    return next((name for name in CHECKS if path.stem.startswith(name)), None)
+def identify(nb: Any, path: Path) -> tuple[str | None, list[str]]:
+    """Return (the exercise a notebook is, flags): by its metadata, else its file name; a disagreement is a flag."""
+    by_metadata = nb.metadata.get("inception_nb", {}).get("exercise")
+    by_name = next((name for name in CHECKS if path.stem.startswith(name)), None)
+    flags = []
+    if by_metadata in CHECKS and by_name and by_name != by_metadata:
+        flags.append(f"metadata says {by_metadata}, the file name {by_name}: graded as {by_name}")
+        return by_name, flags
+    return (by_metadata if by_metadata in CHECKS else by_name), flags
 
 
-def grade_notebook(path: Path, timeout: float = 300.0) -> list[dict]:
-    """Execute one submitted notebook, then the package's checks on its objects; return one row per check."""
+def _language(nb: Any) -> str:
+    return "zh" if any(c.cell_type == "code" and 'set_language("zh")' in c.source for c in nb.cells) else "en"
+
+
+class _Kernel:
+    """A fresh python3 kernel in an empty folder, with the grading variable set; run cells, ask verdicts."""
+
+    def __init__(self, folder: str) -> None:
+        from jupyter_client.manager import start_new_kernel
+
+        env = {**os.environ, GRADING_VARIABLE: "1"}
+        self.manager, self.client = start_new_kernel(kernel_name="python3", cwd=folder, env=env)
+
+    def run(self, code: str, timeout: float, expressions: dict | None = None) -> dict:
+        """Execute code; return the reply's content (status, ename, evalue, user_expressions)."""
+        reply = self.client.execute_interactive(code, timeout=max(1.0, timeout), allow_stdin=False,
+                                                user_expressions=expressions or {}, output_hook=lambda msg: None)
+        return reply["content"]
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+def _verdict(kernel: _Kernel, check: str, names: Sequence[str], timeout: float) -> tuple[bool, str]:
+    nonce = secrets.token_hex(16)
+    expression = (f"__import__('inception_nb.exercises.verdict', fromlist=['verdict']).verdict("
+                  f"{check!r}, {list(names)!r}, {nonce!r})")
+    content = kernel.run("", timeout, {"verdict": expression})
+    answer = content.get("user_expressions", {}).get("verdict", {})
+    if content.get("status") != "ok" or answer.get("status") != "ok":
+        error = answer if answer.get("status") == "error" else content
+        return False, f"{error.get('ename', 'error')}: {error.get('evalue', 'the kernel gave no verdict')}"
+    try:
+        said, result, line = ast.literal_eval(answer["data"]["text/plain"])
+    except (ValueError, SyntaxError, KeyError, TypeError):
+        return False, "the verdict came back garbled"
+    return (said == nonce and result == "pass"), (line if said == nonce else "the verdict did not come from the grader")
+
+
+def grade_notebook(path: Path, timeout: float = 300.0, sources: Path | None = None) -> list[dict]:
+    """Run one submission's exercise cells in the teacher's handout, in a fresh kernel; return one row per check."""
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    from . import splice
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    name = _exercise_of(nb, path)
+    name, flags = identify(nb, path)
     if name is None:
-        return [{"notebook": str(path), "exercise": None, "check": "(notebook)", "passed": False,
+        return [{"notebook": str(path), "exercise": None, "check": "(notebook)", "passed": False, "flags": "",
                  "message": f"not one of the exercises {', '.join(CHECKS)} (by file name or notebook metadata)"}]
-    checks = CHECKS[name]
-    # The submission's own check cells are left out: the grading cells below replace them.
-    cells = [c for c in nb.cells if "check" not in _tags(c)]
-    cells += [nbformat.v4.new_code_cell(_grading_cell(check, names)) for check, names in checks]
-    run = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
-    # The teacher's python3 kernel, whatever kernel the student had: grading runs in this environment.
-    client = NotebookClient(run, timeout=int(timeout), allow_errors=True, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    failure, done, deadline = None, 0, time.monotonic() + timeout
-    try:
-        with client.setup_kernel():
-            for index, cell in enumerate(run.cells):
-                client.timeout = max(1, int(deadline - time.monotonic()))
-                client.execute_cell(cell, index, execution_count=index + 1)
-                done = index + 1
-    except CellTimeoutError:
-        failure = f"the notebook ran out of its {timeout:.0f} s in cell {done + 1}"
-    except DeadKernelError:
-        failure = f"the kernel died in cell {done + 1} (out of memory?)"
-    rows = []
-    first = len(cells) - len(checks)
-    for i, (check, _names) in enumerate(checks):
-        outputs = run.cells[first + i].get("outputs", [])
-        errors = [o for o in outputs if o.get("output_type") == "error"]
-        text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream").strip()
-        ran = first + i < done
-        ticks = [line for line in text.splitlines() if line.startswith("✓")]
-        passed = ran and not errors and bool(ticks)
-        message = (f"{errors[0]['ename']}: {errors[0]['evalue']}" if errors else ticks[-1] if passed else
-                   text or "the check printed nothing" if ran else failure or "not run")
-        rows.append({"notebook": str(path), "exercise": name, "check": check, "passed": passed, "message": message})
-    return rows
+    cells, found = splice.splice(nb, splice.handout(name, sources))
+    flags += found
+    results: dict[str, tuple[bool, str]] = {}
+    deadline = time.monotonic() + timeout
+    with tempfile.TemporaryDirectory(prefix="grading-") as folder:
+        kernel = _Kernel(folder)
+        try:
+            kernel.run(PRELUDE.format(language=_language(nb)), deadline - time.monotonic())
+            for index, cell in enumerate(c for c in cells if c.cell_type == "code"):
+                content = kernel.run(cell.source, deadline - time.monotonic())
+                if content.get("status") == "error" and "exercise" in _tags(cell):
+                    flags.append(f"code cell {index + 1} raised {content.get('ename')}")
+            for check, names in CHECKS[name]:
+                results[check] = _verdict(kernel, check, names, deadline - time.monotonic())
+        except TimeoutError:
+            alive = kernel.manager.is_alive()
+            failure = f"ran out of its {timeout:.0f} s" if alive else "the kernel died (out of memory?)"
+            results.update({check: (False, failure) for check, _ in CHECKS[name] if check not in results})
+        finally:
+            kernel.close()
+    return [{"notebook": str(path), "exercise": name, "check": check, "passed": results[check][0],
+             "message": results[check][1], "flags": "; ".join(dict.fromkeys(flags))} for check, _ in CHECKS[name]]
 
 
-def grade_folder(folder: Path, timeout: float = 300.0) -> list[dict]:
+def grade_folder(folder: Path, timeout: float = 300.0, sources: Path | None = None) -> list[dict]:
     """Grade every notebook under folder (sub-folders too); return one row per check, notebooks in order."""
     folder = Path(folder)
     rows = []
     for path in sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts):
         try:
-            found = grade_notebook(path, timeout)
+            found = grade_notebook(path, timeout, sources)
         except Exception as e:  # an unreadable file is a failed submission, not a crashed grading run
             found = [{"notebook": str(path), "exercise": None, "check": "(notebook)", "passed": False,
-                      "message": f"{type(e).__name__}: {e}"}]
+                      "message": f"{type(e).__name__}: {e}", "flags": ""}]
         for row in found:
             row["notebook"] = str(path.relative_to(folder))
         rows += found
@@ -134,9 +155,13 @@ def format_grades(rows: Sequence[dict]) -> str:
     widths = [max(len(t[i]) for t in table) for i in range(3)]
     lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip() for a, b, c, d in table]
     scores: dict = {}
+    flags: dict = {}
     for r in rows:
         scores.setdefault(r["notebook"], []).append(r["passed"])
-    lines += ["", *(f"{n}: {sum(s)}/{len(s)} checks passed" for n, s in scores.items())]
+        flags[r["notebook"]] = r.get("flags", "")
+    lines.append("")
+    for n, s in scores.items():
+        lines.append(f"{n}: {sum(s)}/{len(s)} checks passed" + (f"  FLAGGED: {flags[n]}" if flags[n] else ""))
     return "\n".join(lines)
 
 

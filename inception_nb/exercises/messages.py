@@ -24,6 +24,25 @@ MESSAGES: dict[str, dict[str, str]] = {
     "run.package.hint": {
         "en": "write it yourself in the cell above: the package's version is what your code is compared with",
         "zh": "请在上面的单元格里自己写：包里的版本正是用来和你的代码对照的参考答案"},
+    "run.not_cell": {
+        "en": "{what} was not written in a cell of this notebook (it comes from exec, a file or another module)",
+        "zh": "{what} 不是在这个 notebook 的单元格里写的（它来自 exec、某个文件或别的模块）"},
+    "run.not_cell.hint": {
+        "en": "write your answer in the exercise cell itself; code loaded from elsewhere is not graded",
+        "zh": "请直接在练习单元格里写答案；从别处加载的代码不计分"},
+    "guard.replaced": {
+        "en": "the grading found library functions replaced after the checks were imported: {names}",
+        "zh": "评分时发现检查导入之后有库函数被替换：{names}"},
+    "guard.replaced.hint": {
+        "en": "do not assign to attributes of torch, math, builtins or inception_nb; restart the kernel and run "
+              "the notebook from the top",
+        "zh": "不要给 torch、math、builtins 或 inception_nb 的属性赋值；重启内核，从头运行 notebook"},
+    "grade.missing": {
+        "en": "the notebook defines no {names}",
+        "zh": "notebook 里没有定义 {names}"},
+    "grade.missing.hint": {
+        "en": "keep the names the exercise gives and run the notebook from top to bottom before you hand it in",
+        "zh": "保留练习给出的名字，交作业前从头到尾运行一遍 notebook"},
     "run.not_written": {
         "en": "{what} is not written yet ({error}).",
         "zh": "{what} 还没有写（{error}）。"},

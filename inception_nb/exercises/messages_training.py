@@ -68,29 +68,30 @@ TRAINING_MESSAGES: dict[str, dict[str, str]] = {
         "en": "train() matches the reference loop: same weights, accuracy and mean batch loss",
         "zh": "train() 与参考循环一致：权重、准确率和按批次平均的损失都相同"},
     "run.history_shape": {
-        "en": "history should hold one (accuracy, mean_loss) pair per pass, at least two; got {history!r}",
-        "zh": "history 应该为每一遍训练保存一对 (accuracy, mean_loss)，至少两对；得到的却是 {history!r}"},
+        "en": "train should return one (accuracy, mean_loss) pair per pass; the grader's passes got {history!r}",
+        "zh": "train 每遍训练应该返回一对 (accuracy, mean_loss)；评分程序的几遍训练得到的却是 {history!r}"},
     "run.history_shape.hint": {
-        "en": "after each pass: history.append(train(data.train, model, loss_fn, optimizer))",
-        "zh": "每遍训练之后：history.append(train(data.train, model, loss_fn, optimizer))"},
-    "run.history_accuracy": {"en": "history[{index}] accuracy", "zh": "history[{index}] 的准确率"},
-    "run.history_loss": {"en": "history[{index}] loss", "zh": "history[{index}] 的损失"},
+        "en": "end train with: return correct / len(dataloader.dataset), total_loss / len(dataloader)",
+        "zh": "train 的最后一行：return correct / len(dataloader.dataset), total_loss / len(dataloader)"},
+    "run.history_accuracy": {"en": "the accuracy train returned in pass {index}",
+                             "zh": "第 {index} 遍 train 返回的准确率"},
+    "run.history_loss": {"en": "the loss train returned in pass {index}", "zh": "第 {index} 遍 train 返回的损失"},
     "run.accuracy_range": {
-        "en": "history has an accuracy outside [0, 1]: {passes}",
-        "zh": "history 中有超出 [0, 1] 的准确率：{passes}"},
+        "en": "train returned an accuracy outside [0, 1]: {passes}",
+        "zh": "train 返回了超出 [0, 1] 的准确率：{passes}"},
     "run.accuracy_range.hint": {
         "en": "train returns a fraction: correct / images",
         "zh": "train 返回的是比例：正确个数 / 图片数"},
     "run.steps": {
-        "en": "the network ran {steps} batches in training mode, but {passes} passes over the {batches} batches of "
-              "data.train make {total}",
-        "zh": "网络在训练模式下只跑了 {steps} 个批次，而在 data.train 的 "
+        "en": "the grader's network ran {steps} batches in training mode, but {passes} passes over its {batches} "
+              "batches make {total}",
+        "zh": "评分程序的网络在训练模式下跑了 {steps} 个批次，而在它的 "
               "{batches} 个批次上训练 {passes} 遍应该是 {total} 个"},
     "run.steps.hint": {
-        "en": "history must come from this model's own run: one forward pass in training mode per batch "
-              "(model.train(), then model(X))",
-        "zh": "history 必须来自这个模型自己的训练：每个批次在训练模式下做一次前向传播（先 "
-              "model.train()，再 model(X)）"},
+        "en": "one forward pass in training mode per batch of the dataloader you are given (model.train(), then "
+              "model(X)), and no other data",
+        "zh": "对传入的 dataloader 的每个批次在训练模式下做一次前向传播（先 model.train()，再 model(X)），"
+              "不用别的数据"},
     "run.no_fall": {
         "en": "the mean training loss did not fall by a tenth: {first:.3f} in pass 1, {last:.3f} in pass {passes}",
         "zh": "平均训练损失没有下降十分之一：第 1 遍为 {first:.3f}，第 {passes} 遍为 {last:.3f}"},
@@ -99,19 +100,18 @@ TRAINING_MESSAGES: dict[str, dict[str, str]] = {
               "optimizer.step()",
         "zh": "每一步权重都必须沿梯度的反方向移动：optimizer.zero_grad()、loss.backward()、optimizer.step()"},
     "run.chance": {
-        "en": "the trained network gets {accuracy:.1%} of the {images:,} test images right; chance is {chance:.0%}, "
-              "and this run should reach at least twice that",
-        "zh": "训练后的网络在 {images:,} 张测试图片上只分对了 {accuracy:.1%}；"
+        "en": "trained with your loop, the grader's network gets {accuracy:.1%} of its {images:,} test examples "
+              "right; chance is {chance:.0%}, and this run should reach at least twice that",
+        "zh": "用你的循环训练后，评分程序的网络在它的 {images:,} 个测试样本上只分对了 {accuracy:.1%}；"
               "随机猜测是 {chance:.0%}，这次训练至少应达到它的两倍"},
     "run.chance.hint": {
-        "en": "check_train_loop above must pass first; then run this notebook's cells from the top, so the model is "
-              "trained by your loop",
-        "zh": "先让上面的 check_train_loop 通过；然后从头运行本笔记本的各单元格，让模型由你的循环来训练"},
+        "en": "check_train_loop above must pass first: the same loop, with the weights moving in every step",
+        "zh": "先让上面的 check_train_loop 通过：同一个循环，每一步都要更新权重"},
     "run.ok": {
-        "en": "your loop trained the network: mean training loss {first:.3f} -> {last:.3f} over {passes} passes, "
-              "test accuracy {accuracy:.1%} (chance {chance:.0%})",
-        "zh": "你的循环训练了这个网络：{passes} 遍训练中平均训练损失 {first:.3f} -> {last:.3f}，"
-              "测试准确率 {accuracy:.1%}（随机猜测 {chance:.0%}）"},
+        "en": "your loop trained the grader's network: mean training loss {first:.3f} -> {last:.3f} over {passes} "
+              "passes, accuracy {accuracy:.1%} on the grader's test split (chance {chance:.0%})",
+        "zh": "你的循环训练了评分程序的网络：{passes} 遍训练中平均训练损失 {first:.3f} -> {last:.3f}，"
+              "在评分程序自己的测试集上准确率 {accuracy:.1%}（随机猜测 {chance:.0%}）"},
     # ------------------------------------------------------------------ exercise 4: auxiliary classifiers
     "head.not_module": {
         "en": "AuxHead(24, 7) returned {type_name}, not an nn.Module",
@@ -312,6 +312,17 @@ TRAINING_MESSAGES: dict[str, dict[str, str]] = {
         "en": "record history.images_seen of this model's own run (after running the notebook again from the top "
               "if you changed a cell above)",
         "zh": "记下这个模型自己那次训练的 history.images_seen（如果改过上面的单元格，先从头重新运行本笔记本）"},
+    "ablation.own_split": {
+        "en": "models[{variant!r}] scores {claimed:.1%} on data.test but {own:.1%} on {images:,} test images the "
+              "grader picked itself",
+        "zh": "models[{variant!r}] 在 data.test 上的准确率是 {claimed:.1%}，在评分程序自己挑的 {images:,} 张测试图片上"
+              "却是 {own:.1%}"},
+    "ablation.own_split.hint": {
+        "en": "train on data.train only, with fit; a model that learned data.test itself does not generalise",
+        "zh": "只用 fit 在 data.train 上训练；记住了 data.test 本身的模型无法推广到别的图片"},
+    "ablation.not_inception": {
+        "en": "models[{variant!r}] is a {type_name} (or has its own forward), not the InceptionV1 the notebook built",
+        "zh": "models[{variant!r}] 是 {type_name}（或者换了 forward），不是 notebook 搭建的 InceptionV1"},
     "ablation.accuracy": {
         "en": "result['accuracy'][{variant!r}] = {claimed:.4f}, but models[{variant!r}] gets {recomputed:.4f} of the "
               "{images:,} test images right",
