@@ -49,7 +49,7 @@ class Subset:
 
 def small_subset(limit: int = 1000, image_size: int = 28, dataset: str = "fashion-mnist") -> Subset:
     """Return `limit` training and `limit` test images (class-balanced, normalised) as tensors."""
-    data = load_data(DataConfig(dataset=dataset, image_size=image_size, batch_size=min(limit, 250), limit=limit))
+    data = load_data(DataConfig(dataset=dataset, image_size=image_size, batch_size=limit, limit=limit))
     parts = [torch.cat(tensors) for loader in (data.train, data.test) for tensors in zip(*loader)]
     return Subset(*parts)
 

@@ -9,8 +9,13 @@ import matplotlib.pyplot as plt
 
 from .claims import LEARNED_BELOW, ShortRun, TinyMapCost
 
-__all__ = ["spread", "plot_gradients", "plot_sweep", "sweep_table", "norm_table", "learned_count", "Findings",
+__all__ = ["select", "spread", "plot_gradients", "plot_sweep", "sweep_table", "norm_table", "learned_count", "Findings",
            "claims_table"]
+
+
+def select(runs: list[ShortRun], network: str, init: str = "pytorch", lr: float | None = None) -> list[ShortRun]:
+    """Return the runs of `network` with initialisation `init` (and learning rate `lr`, when given)."""
+    return [r for r in runs if r.network == network and r.init == init and lr in (None, r.lr)]
 
 
 def spread(norms: dict[str, float]) -> float:
@@ -82,7 +87,7 @@ def norm_table(runs: list[ShortRun]) -> str:
 
 def learned_count(runs: list[ShortRun], network: str, init: str = "pytorch") -> str:
     """Return 'k of n' runs of `network` with `init` that ended below LEARNED_BELOW."""
-    group = [r for r in runs if r.network == network and r.init == init]
+    group = select(runs, network, init)
     return f"{sum(r.learned for r in group)} of {len(group)}"
 
 

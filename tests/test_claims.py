@@ -62,3 +62,17 @@ def test_tiny_map_cost_picks_the_2x2_and_1x1_maps_and_counts_padding():
                       "inception5a", "inception5b"}
     assert cost.macs["model"] > cost.macs["counted"] > cost.macs["on a pixel"] > 0
     assert 0 < cost.padding_share < 1 and cost.step_seconds > 0
+
+
+def test_figure_2a_block_passes_its_input_through_and_the_widths_grow():
+    from inception_nb.model import InceptionBlock
+    from inception_nb.naive import NaiveInceptionBlock, naive_growth
+    from inception_nb.report import module_cost
+
+    block = NaiveInceptionBlock(192, 64, 128, 32)
+    assert block(torch.zeros(1, 192, 28, 28)).shape == (1, 416, 28, 28) == (1, block.out_channels, 28, 28)
+    stages = naive_growth()
+    assert [s.in_channels for s in stages[1:]] == [s.out_channels for s in stages[:-1]]
+    assert stages[0].googlenet_macs == module_cost(InceptionBlock(192, 64, 96, 128, 16, 32, 32),
+                                                   (1, 192, 28, 28))["macs"]
+    assert stages[0].macs == module_cost(block, (1, 192, 28, 28))["macs"]
