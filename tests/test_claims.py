@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from inception_nb.claims import (NETWORKS, Subset, batchnorm_losses, build, init_scale, layer_gradients,
+from inception_nb.lesson.claims import (NETWORKS, Subset, batchnorm_losses, build, init_scale, layer_gradients,
                                  short_run, tiny_map_cost)
 
 
@@ -66,8 +66,8 @@ def test_tiny_map_cost_picks_the_2x2_and_1x1_maps_and_counts_padding():
 
 def test_figure_2a_block_passes_its_input_through_and_the_widths_grow():
     from inception_nb.model import InceptionBlock
-    from inception_nb.naive import NaiveInceptionBlock, naive_growth
-    from inception_nb.report import module_cost
+    from inception_nb.lesson.naive import NaiveInceptionBlock, naive_growth
+    from inception_nb.lesson.report import module_cost
 
     block = NaiveInceptionBlock(192, 64, 128, 32)
     assert block(torch.zeros(1, 192, 28, 28)).shape == (1, 416, 28, 28) == (1, block.out_channels, 28, 28)

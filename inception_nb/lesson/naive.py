@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .model import INCEPTION_TABLE
+from ..model import INCEPTION_TABLE
 
 __all__ = ["NaiveInceptionBlock", "NaiveStage", "naive_growth", "naive_growth_table"]
 

@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import DataConfig
-from .data import load_data
-from .engine import train_step
-from .fastconv import matmul_convs
-from .model import InceptionAux, InceptionV1
+from ..config import DataConfig
+from ..data import load_data
+from ..loops import train_step
+from ..model import InceptionAux, InceptionV1, aux_loss
+from ..training.fastconv import matmul_convs
 
 __all__ = ["NETWORKS", "INITS", "Subset", "small_subset", "build", "init_scale", "layer_gradients",
            "ShortRun", "short_run", "sweep", "batchnorm_losses", "TinyMapCost", "tiny_map_cost", "LEARNED_BELOW"]
@@ -97,8 +97,6 @@ def layer_gradients(model: InceptionV1, images: torch.Tensor, labels: torch.Tens
                     aux_weight: float = 0.3) -> dict[str, float]:
     """Return the gradient norm of each top-level layer's weights after one backward pass of the training loss
     (cross-entropy, plus `aux_weight` times each head's when the model has heads), in depth order."""
-    from .model import aux_loss
-
     model.zero_grad(set_to_none=True)
     aux_loss(model.train()(images), labels, F.cross_entropy, aux_weight).backward()
     norms = {}
