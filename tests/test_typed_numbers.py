@@ -37,6 +37,7 @@ _WORD = "|".join(WORDS)
 # (kind, pattern); group "n" is the number, group "unit" the unit where the kind has one.
 PATTERNS = [
     ("percentage", rf"(?P<n>{NUMBER})\s?%"),
+    ("points", rf"(?P<n>{NUMBER})\s+(?P<unit>(?:percentage\s+)?points?)\b"),
     ("ratio", rf"(?P<n>{NUMBER})\s?(?P<unit>[x×]|times\b|-?fold\b|倍)(?!\s*\d)"),
     ("timing", rf"(?P<n>{NUMBER})(?:\s|-)?(?P<unit>{_TIME})(?![A-Za-z])"),
     ("timing", rf"\b(?P<n>{_WORD})(?:\s+|-)(?P<unit>seconds?|minutes?|hours?|days?)(?![A-Za-z])"),
@@ -217,6 +218,7 @@ def test_translations_state_only_the_numbers_of_their_english_cells():
     ("in about five minutes on two CPU cores", ["five minutes"]),
     ("the few hundred steps there is time for", ["few hundred"]),
     ("records 90.3 % and 90.5 % for this recipe", ["90.3 %", "90.5 %"]),
+    ("ended 0.4 points higher", ["0.4 points"]),
     ("1.5 times faster, 55 times less work, a 1.5x speed-up", ["1.5 times", "55 times", "1.5x"]),
     ("it makes 1,875 steps per epoch, 37500 in all", ["1,875", "37500"]),
     ("a 5-minute budget; 39 s; 183 ms", ["5-minute", "39 s", "183 ms"]),
