@@ -30,14 +30,14 @@ test-fast: setup
 	$(PY) -m pytest tests -m "not slow" -p no:cacheprovider
 
 lint: setup
-	$(PY) -m ruff check inception_nb tests scripts
+	$(PY) -m ruff check inception_nb tests scripts tools
 
 # Only what the project rebuilds: runs/ holds the models users trained (the README says keep them there).
 clean:
 	rm -rf out
 
 # The Simplified Chinese edition: notebooks/zh/ from the executed English notebooks plus notebooks/zh/translations/.
-# Run it after re-executing the English notebooks; `python -m inception_nb.zh todo` lists cells to translate.
+# Run it after re-executing the English notebooks; `python -m tools.zh todo` lists cells to translate.
 .PHONY: zh
 zh: setup
-	$(PY) -m inception_nb.zh build
+	$(PY) -m tools.zh build

@@ -12,12 +12,14 @@ __version__ = "0.1.0"
 
 _HOMES = {
     "InceptionV1": "model", "InceptionBlock": "model", "from_torchvision": "model", "to_torchvision": "model",
-    "layer_report": "report",
+    "layer_report": "lesson.report",
     "ModelConfig": "config", "DataConfig": "config", "TrainConfig": "config", "Profile": "config",
     "get_profile": "config",
     "load_data": "data", "DataError": "images",
-    "fit": "engine", "History": "history",
-    "load_checkpoint": "checkpoint", "CheckpointError": "checkpoint",
+    "train": "loops", "test": "loops", "train_step": "loops",
+    "fit": "training.fit", "load_or_train": "training.fit", "History": "training.history",
+    "pick_device": "training.runtime",
+    "load_checkpoint": "training.checkpoint", "CheckpointError": "training.checkpoint",
     "predict_images": "predict",
 }
 

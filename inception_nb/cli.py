@@ -12,9 +12,9 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from . import __version__
-from .checkpoint import CheckpointError
+from .training.checkpoint import CheckpointError
 from .config import CLI_PROFILE, PROFILES, DataConfig, ModelConfig, TrainConfig, get_profile
-from .engine import TrainingDiverged
+from .loops import TrainingDiverged
 from .images import DataError
 
 BAD_INPUT = 2
@@ -144,7 +144,7 @@ def _overrides(args, config_class: type) -> dict:
 
 def _resumed_profile(profile, resume: str):
     """Return `profile` with the settings of the run in `resume`, so options not given continue that run."""
-    from .checkpoint import read_checkpoint_info
+    from .training.checkpoint import read_checkpoint_info
 
     info = read_checkpoint_info(resume)
     model = {f.name: info.model_config[f.name] for f in fields(ModelConfig) if f.name in info.model_config}
@@ -160,12 +160,12 @@ def cmd_train(args) -> dict:
     """Train as the arguments say; return the results dict."""
     import torch
 
-    from .checks import check_model_config, check_seed, check_train_config
+    from .training.checks import check_model_config, check_seed, check_train_config
     from .data import load_data
-    from .engine import fit
+    from .training.fit import fit
     from .model import min_input_size
-    from .runfolder import check_run_folder
-    from .runtime import close_distributed, init_distributed, is_main_process, pick_device, world_size
+    from .training.runfolder import check_run_folder
+    from .training.runtime import close_distributed, init_distributed, is_main_process, pick_device, world_size
 
     distributed = init_distributed()
     try:
@@ -223,9 +223,9 @@ def cmd_evaluate(args) -> dict:
     """Evaluate a checkpoint on a dataset's test split; return the results dict."""
     import torch.nn as nn
 
-    from .checkpoint import data_for_checkpoint, load_checkpoint
-    from .engine import test
-    from .runtime import pick_device
+    from .training.checkpoint import data_for_checkpoint, load_checkpoint
+    from .loops import test
+    from .training.runtime import pick_device
 
     device = pick_device(args.device)
     model, info = load_checkpoint(args.checkpoint, device)
@@ -239,7 +239,7 @@ def cmd_evaluate(args) -> dict:
 
 def cmd_predict(args) -> dict:
     """Predict image files (or folders of them); return {"predictions": [...]}."""
-    from .checkpoint import load_checkpoint
+    from .training.checkpoint import load_checkpoint
     from .predict import image_files, predict_images
 
     model, info = load_checkpoint(args.checkpoint)
@@ -273,7 +273,7 @@ def _print(result: dict, as_json: bool) -> None:
 def cmd_summary(args) -> None:
     """Print the torchsummary table of a preset."""
     from .model import min_input_size
-    from .report import torchsummary_table
+    from .lesson.report import torchsummary_table
 
     _check_image_size(args.image_size, min_input_size(args.preset, aux_logits=False), args.preset)
     print(torchsummary_table(args.preset, args.image_size, args.num_classes))
@@ -281,9 +281,9 @@ def cmd_summary(args) -> None:
 
 def cmd_bench(args) -> dict:
     """Benchmark our training step; return the figures."""
-    from .bench import run_bench
+    from .training.bench import run_bench
     from .model import min_input_size
-    from .runtime import pick_device
+    from .training.runtime import pick_device
 
     if args.image_size is not None:  # torchvision's GoogLeNet runs too, at its own minimum
         _check_image_size(args.image_size, max(min_input_size(get_profile("cpu").model.preset),
@@ -301,7 +301,7 @@ MEMORY_OPTIONS = {"train": "--batch-size or --image-size", "bench": "--batch-siz
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
-    from .checks import is_out_of_memory
+    from .training.checks import is_out_of_memory
 
     args = build_parser().parse_args(argv)
     try:

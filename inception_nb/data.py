@@ -21,10 +21,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from . import paths
 from .config import DataConfig
 from .images import IMAGE_EXTENSIONS, DataError, check_header, normalise, open_image, to_uint8, unreadable
-from .runtime import loader_settings
 
 __all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_SIZE", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "DataConfig",
-           "DataBundle", "DataError", "ImageBatches", "load_fashion_mnist", "load_data"]
+           "DataBundle", "DataError", "ImageBatches", "load_fashion_mnist", "loader_settings", "load_data"]
 
 FASHION_MNIST_SIZE = 28  # the shipped images are 28 x 28 grayscale
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -352,6 +351,18 @@ def _check_config(config: DataConfig, min_size: int) -> None:
                         "Fix: set DataConfig.limit to e.g. 1000.")
 
 
+def loader_settings(device: str | torch.device = "cpu") -> dict:
+    """Return DataLoader keyword arguments (num_workers, pin_memory, persistent_workers) suited to device."""
+    if torch.device(device).type == "cuda":
+        # a GPU outruns one CPU core at decoding photos; leave cores for the other ranks under torchrun
+        cores = (os.cpu_count() or 2) // int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+        return {"num_workers": max(1, min(8, cores - 1)), "pin_memory": True, "persistent_workers": True}
+    # on CPU a batch costs ~3 ms in-process against a training step of 0.5-5 s (scripts/bench_data.py --train
+    # on 2 cores: 0 and 1 worker train equally fast), so a worker process buys nothing and costs a fork,
+    # memory, and tracebacks wrapped in "Caught ... in DataLoader worker process 0"
+    return {"num_workers": 0, "pin_memory": False, "persistent_workers": False}
+
+
 def load_data(config: DataConfig, device: str | torch.device = "cpu", min_size: int = 1,
               distributed: bool = False, training: bool = True) -> DataBundle:
     """Return a DataBundle with shuffled, augmented train and fixed-order test loaders for config.dataset.
@@ -370,7 +381,7 @@ def load_data(config: DataConfig, device: str | torch.device = "cpu", min_size: 
     train_set = ImageBatches(train_x, train_y, config.image_size, config.channels, mean, std, config.augment)
     test_set = ImageBatches(test_x, test_y, config.image_size, config.channels, mean, std, augment=False)
 
-    if distributed:  # under torchrun: each rank sees its own shard; the engine calls train.sampler.set_epoch
+    if distributed:  # under torchrun: each rank sees its own shard; fit calls train.sampler.set_epoch
         train_sampler = DistributedSampler(train_set, shuffle=True, seed=config.seed, drop_last=True)
         test_sampler = DistributedSampler(test_set, shuffle=False)  # pads with repeats to equal shards
         per_rank, generator = len(train_sampler), None

@@ -12,7 +12,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from inception_nb.data import DataConfig, load_data, load_fashion_mnist  # noqa: E402
-from inception_nb.engine import train_step  # noqa: E402
+from inception_nb.loops import train_step  # noqa: E402
 
 
 def loader_rate(config: DataConfig, batches: int) -> float:

@@ -13,10 +13,11 @@ import argparse
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from inception_nb.bench import train_step_flops
+from inception_nb.training.bench import train_step_flops
 from inception_nb.config import get_profile
-from inception_nb.engine import make_optimizer, train_step
-from inception_nb.fastconv import matmul_convs
+from inception_nb.training.schedule import make_optimizer
+from inception_nb.loops import train_step
+from inception_nb.training.fastconv import matmul_convs
 
 
 def main() -> None:

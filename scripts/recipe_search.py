@@ -15,7 +15,7 @@ import torch
 
 from inception_nb.config import DataConfig, ModelConfig, TrainConfig, get_profile
 from inception_nb.data import FASHION_MNIST_SIZE, load_data
-from inception_nb.engine import fit
+from inception_nb.training.fit import fit
 from inception_nb.paths import RUNS_DIR
 
 # A to K change this fixed base (where the search started: SGD lr 0.1, 32 px, batch 128, crop+flip,

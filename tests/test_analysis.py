@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from inception_nb.analysis import collect_predictions, inspecting
+from inception_nb.lesson.analysis import collect_predictions, inspecting
 from inception_nb.model import InceptionBlock
-from inception_nb.report import module_cost
+from inception_nb.lesson.report import module_cost
 
 
 def test_inspecting_runs_in_eval_mode_without_gradients_and_restores_everything():

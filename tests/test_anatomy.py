@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from inception_nb import InceptionV1, layer_report
-from inception_nb.anatomy import (
+from inception_nb.lesson.anatomy import (
     feature_map_sizes,
     feature_map_table,
     min_input_table,
@@ -19,7 +19,7 @@ from inception_nb.anatomy import (
     unused_weights_table,
 )
 from inception_nb.model import INCEPTION_TABLE
-from inception_nb.report import paper_comparison
+from inception_nb.lesson.report import paper_comparison
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -59,7 +59,7 @@ def test_train_json_has_the_documented_keys(trained):
 
 @pytest.mark.slow  # trains a model
 def test_train_builds_the_cpu_recipe_model(trained):
-    from inception_nb.checkpoint import load_checkpoint
+    from inception_nb.training.checkpoint import load_checkpoint
     from inception_nb.config import ModelConfig
 
     _, out = trained

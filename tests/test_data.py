@@ -16,7 +16,7 @@ from inception_nb.data import (
 from inception_nb.images import DataError, open_image, preprocess_image
 from inception_nb.paths import DATA_ROOT
 from inception_nb.paths import REPO_ROOT as ROOT
-from inception_nb.runtime import loader_settings
+from inception_nb.data import loader_settings
 
 _CACHE = {}
 

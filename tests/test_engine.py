@@ -6,16 +6,20 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import nn
 
-from inception_nb.checkpoint import CheckpointError, atomic_save, load_checkpoint
+from inception_nb.training.checkpoint import CheckpointError, atomic_save, load_checkpoint
 from inception_nb.config import TrainConfig
-from inception_nb.engine import TrainingDiverged, fit, lr_at, train
-from inception_nb.engine import test as evaluate
-from inception_nb.history import History
+from inception_nb.loops import TrainingDiverged, train
+from inception_nb.training.fit import fit
+from inception_nb.training import schedule
+from inception_nb.training.schedule import lr_at
+from inception_nb.loops import test as evaluate
+from inception_nb.training.history import History
 from inception_nb.model import InceptionV1
 from inception_nb.paths import REPO_ROOT as ROOT
 
@@ -71,11 +75,28 @@ def test_fit_records_history_and_writes_checkpoints(small_data, tmp_path):
     assert "epoch" in history.table() and len(history.table().splitlines()) == 3
 
 
-def test_time_budget_stops_training_and_lays_schedule_over_it(small_data, tmp_path):
+class FakeClock:
+    """A clock that moves `tick` seconds each time it is read, whatever the machine's load."""
+
+    def __init__(self, tick: float):
+        self.now, self.tick = 0.0, tick
+
+    def perf_counter(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
+def test_time_budget_stops_at_the_first_step_past_it_and_lays_the_schedule_over_it(small_data, tmp_path,
+                                                                                   monkeypatch):
+    monkeypatch.setattr(schedule, "time", FakeClock(tick=0.25))  # two reads per step: half a second a step
     history = fit(small_model(), small_data, config(tmp_path, epochs=50, time_budget=1.0))
     assert history.stopped == "time budget"
-    assert len(history.epochs) < 50
-    assert history.seconds < 1.0 + 3.0  # at most one step past the budget, slow steps allowed
+    assert len(history.epochs) == 1 and history.images_seen == 2 * 64, "two steps fit in the budget"
+    assert history.seconds == pytest.approx(1.5)  # the budget, and the reads until the loop saw it spent
+    assert history.epochs[0].lr == pytest.approx(0.0, abs=1e-12), "the schedule ends when the time does"
+
+
+def test_onecycle_warms_up_to_the_peak_then_falls_to_zero():
     cfg = TrainConfig(lr=0.1, warmup=0.2)
     assert lr_at(0.0, cfg) == pytest.approx(0.01)
     assert lr_at(0.2, cfg) == pytest.approx(0.1)
@@ -204,17 +225,17 @@ def test_torchrun_two_cpu_ranks_end_with_identical_weights_and_one_set_of_files(
     assert json.loads(result_lines[0])["world_size"] == 2
 
 
-def test_train_records_means_since_the_previous_record():
+def test_fit_learning_curve_points_are_means_since_the_previous_point():
     torch.manual_seed(0)
     x, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16)
-    model = nn.Linear(4, 2)
-    calls = []
-    acc, loss = train(loader, model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
-                      record=lambda *args: calls.append(args), record_every=2)
-    assert [(step, images) for step, images, _, _ in calls] == [(2, 32), (4, 64)]
-    assert sum(c[2] for c in calls) / 2 == pytest.approx(loss)  # equal-sized chunks: their means average out
-    assert sum(c[3] for c in calls) / 2 == pytest.approx(acc)
+    data = SimpleNamespace(train=loader, test=loader)
+    history = fit(nn.Linear(4, 2), data, TrainConfig(epochs=1, out_dir=None, progress=False, device="cpu",
+                                                     channels_last=False))
+    steps, epoch = history.steps, history.epochs[0]
+    assert [s.images_seen for s in steps] == [16, 32, 48, 64]  # 4 steps: a point after each
+    assert sum(s.train_loss for s in steps) / 4 == pytest.approx(epoch.train_loss)  # equal chunks average out
+    assert sum(s.train_acc for s in steps) / 4 == pytest.approx(epoch.train_acc)
 
 
 @pytest.mark.slow  # trains a model

@@ -22,8 +22,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from inception_nb import exercises as ex
-from inception_nb.engine import test as evaluate
-from inception_nb.engine import train as package_train
+from inception_nb.loops import test as evaluate
+from inception_nb.loops import train as package_train
 from inception_nb.exercises import ExerciseError, build, grading
 from inception_nb.exercises.checks_ablation import _ablation_costs
 from inception_nb.exercises.cli import main
@@ -118,7 +118,7 @@ def test_block_check_accepts_a_correct_block_in_another_style():
 @pytest.mark.parametrize("check,reference", [
     ("check_inception_block", InceptionBlock), ("check_inception_block", lambda *row: InceptionBlock(*row)),
     ("check_train_loop", package_train),
-], ids=["block-class", "block-from-lambda", "engine-train"])
+], ids=["block-class", "block-from-lambda", "package-train"])
 def test_checks_refuse_the_packages_own_code(check, reference):
     fails(getattr(ex, check), reference, "the package's own code")
 
@@ -396,7 +396,7 @@ def test_ablation_check_passes_on_real_measurements(ablation_run, capsys):
 
 def test_ablation_costs_match_the_solution_notebooks_models():
     models = namespace("solutions", "05_ablation")["models"]
-    from inception_nb.report import module_cost
+    from inception_nb.lesson.report import module_cost
 
     assert {n: module_cost(m, (1, 1, 32, 32)) for n, m in models.items()} == _ablation_costs()
 

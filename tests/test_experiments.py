@@ -9,7 +9,7 @@ from torch import nn
 
 from inception_nb.config import get_profile
 from inception_nb.data import load_data
-from inception_nb.experiments import (
+from inception_nb.lesson.experiments import (
     POST_RECIPE,
     compare_optimizers,
     gradient_norms,
@@ -20,7 +20,7 @@ from inception_nb.experiments import (
     smoothing_optimum,
 )
 from inception_nb.model import InceptionV1
-from inception_nb.report import module_cost
+from inception_nb.lesson.report import module_cost
 
 
 def test_recipe_rows_read_the_profile_not_a_copy():

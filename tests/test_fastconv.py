@@ -7,8 +7,9 @@ import torch
 from torch import nn
 
 from inception_nb.data import DataConfig, load_data
-from inception_nb.engine import TrainConfig, fit
-from inception_nb.fastconv import MatmulConv2d, matmul_convs
+from inception_nb.config import TrainConfig
+from inception_nb.training.fit import fit
+from inception_nb.training.fastconv import MatmulConv2d, matmul_convs
 from inception_nb.model import InceptionV1
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from inception_nb import first_cell
+from tools import first_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +25,7 @@ def test_every_notebook_has_the_generated_first_cell():
     assert len(paths) >= 6 + 5 + 5 + 5, "the numbered notebooks and the exercises were not all found"
     source = first_cell.cell_source()
     missing = [str(p.relative_to(ROOT)) for p in paths if not first_cell.has_first_cell(nbformat.read(p, 4), source)]
-    assert not missing, ("run `python -m inception_nb.first_cell && python -m inception_nb.exercises make`; "
+    assert not missing, ("run `python -m tools.first_cell && python -m inception_nb.exercises make`; "
                          f"these lack the current first cell: {missing}")
 
 

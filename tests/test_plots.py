@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from inception_nb import analysis, diagram, plots
-from inception_nb.history import EpochRecord, History, StepRecord
+from inception_nb.lesson import analysis, diagram, plots
+from inception_nb.training.history import EpochRecord, History, StepRecord
 from inception_nb.model import INCEPTION_TABLE, InceptionV1
 
 CLASSES = ["cat", "dog", "bird"]

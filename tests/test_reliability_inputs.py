@@ -15,9 +15,10 @@ import torch
 from PIL import Image
 from reliability_support import ROOT, TINY, clean_error, cli, permissions_apply, result_json
 
-from inception_nb.checkpoint import load_checkpoint
+from inception_nb.training.checkpoint import load_checkpoint
 from inception_nb.data import DataConfig, load_data
-from inception_nb.engine import TrainConfig, fit
+from inception_nb.config import TrainConfig
+from inception_nb.training.fit import fit
 from inception_nb.model import InceptionV1
 
 MISSING_DATA = "/no/such/dataset"  # a bad argument must be refused before the data is even looked for

@@ -17,9 +17,10 @@ import pytest
 import torch
 from reliability_support import ROOT, TINY, clean_error, cli, cli_env, interrupt_after, listing, result_json, start_cli
 
-from inception_nb.checkpoint import load_checkpoint
+from inception_nb.training.checkpoint import load_checkpoint
 from inception_nb.data import DataConfig, load_data
-from inception_nb.engine import TrainConfig, fit
+from inception_nb.config import TrainConfig
+from inception_nb.training.fit import fit
 from inception_nb.model import InceptionV1
 
 RUN_FILES = {"best.pt", "last.pt", "history.json"}

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from inception_nb.model import InceptionV1
-from inception_nb.report import (
+from inception_nb.lesson.report import (
     PAPER_TABLE1, LayerReport, comparison_to_markdown, layer_report, paper_comparison, torchsummary_table,
 )
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from inception_nb import zh
+from tools import zh
 from inception_nb.paths import REPO_ROOT as ROOT
 
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..engine import test as evaluate
+from ..loops import test as evaluate
 from ..model import INCEPTION_TABLE, InceptionBlock, InceptionV1
-from ..report import module_cost
+from ..lesson.report import module_cost
 from .checks import _count, _fail, _number, _ok, _run, _seeded, _training_steps
 from .messages import say
 

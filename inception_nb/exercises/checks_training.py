@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from ..engine import test as evaluate
-from ..engine import train as reference_train
+from ..loops import test as evaluate
+from ..loops import train as reference_train
 from ..model import InceptionAux, InceptionOutputs, aux_loss
 from .checks import _close, _copy_state, _count, _fail, _number, _ok, _run, _seeded, _training_steps
 from .messages import say
@@ -48,7 +48,7 @@ def _same_weights(a: nn.Module, b: nn.Module) -> bool:
 
 
 def check_train_loop(fn: Callable) -> None:
-    """Check train(dataloader, model, loss_fn, optimizer) -> (accuracy, mean batch loss) against engine.train."""
+    """Check train(dataloader, model, loss_fn, optimizer) -> (accuracy, mean batch loss) against loops.train."""
     with _seeded():
         model, loader = _tiny_task()
         start, ref, slip, diag = (copy.deepcopy(model) for _ in range(4))

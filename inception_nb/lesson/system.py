@@ -8,13 +8,13 @@ import platform
 import torch
 import torchvision
 
-from . import __version__
+from .. import __version__
 
 
 def environment_report() -> dict:
     """Return the versions, device and CPU threads this session will train with."""
-    from .config import DEFAULT_PROFILE
-    from .runtime import pick_device
+    from ..config import DEFAULT_PROFILE
+    from ..training.runtime import pick_device
 
     device = pick_device()
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "none"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
-from .predict import predict_probabilities
+from ..predict import predict_probabilities
 
 __all__ = ["inspecting", "collect_predictions", "class_indices", "confusion_matrix", "find_block",
            "branch_feature_maps", "BRANCH_LABELS"]

@@ -207,7 +207,7 @@ def torchsummary_table(preset: str = "seed", image_size: int = 224, num_classes:
     """Return the text torchsummary prints for a fresh InceptionV1 of ``preset`` (CPU, no aux heads)."""
     from torchsummary import summary
 
-    from .model import InceptionV1
+    from ..model import InceptionV1
 
     model = InceptionV1(num_classes=num_classes, in_channels=in_channels, preset=preset)
     buffer = io.StringIO()
@@ -238,7 +238,7 @@ def module_cost(module: nn.Module, input_shape: Sequence[int]) -> dict:
 
 def preset_table(image_size: int = 224, num_classes: int = 1000) -> str:
     """Return a Markdown table comparing the three presets: parameters, multiply-adds and design choices."""
-    from .model import InceptionV1
+    from ..model import InceptionV1
 
     out = ["| preset | params | params with aux heads | multiply-adds | BatchNorm | LRN | \"5x5\" branch kernel "
            "| dropout |", "|---|---:|---:|---:|---|---|---|---:|"]

@@ -9,11 +9,12 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .config import DataConfig, get_profile
-from .data import load_data
-from .engine import make_optimizer, to_device, train_step
+from ..config import DataConfig, get_profile
+from ..data import load_data
+from ..loops import to_device, train_step
+from .schedule import make_optimizer
 from .fastconv import matmul_convs
-from .predict import predict_probabilities
+from ..predict import predict_probabilities
 from .runtime import autocast_dtype, pick_device, uses_channels_last, uses_matmul_convs
 
 

@@ -78,7 +78,7 @@ def check_train_config(config) -> None:
 
 def check_model_config(config) -> None:
     """Raise ValueError naming the ModelConfig setting that cannot build a model."""
-    from .model import PRESETS
+    from ..model import PRESETS
 
     if config.preset not in PRESETS:
         raise ValueError(f"ModelConfig.preset must be one of {sorted(PRESETS)}, got {config.preset!r}")

@@ -21,8 +21,8 @@ from matplotlib.ticker import LogFormatter, MaxNLocator
 from torch import Tensor, nn
 
 from .analysis import BRANCH_LABELS, class_indices
-from .history import History
-from .images import open_image
+from ..training.history import History
+from ..images import open_image
 
 
 def figure(figsize) -> Figure:

@@ -1,6 +1,6 @@
 """The first code cell of every notebook: it makes ``inception_nb`` importable in any Jupyter and on Colab.
 
-Usage: python -m inception_nb.first_cell [--check] [NOTEBOOK ...]
+Usage: python -m tools.first_cell [--check] [NOTEBOOK ...]
 
 Without arguments it writes the cell into the numbered notebooks (notebooks/*.ipynb) and the exercise
 sources (exercises/*.ipynb); ``python -m inception_nb.exercises make`` then carries it into the student
@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 import tomllib
 
-from .paths import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parent.parent  # tools/ sits at the root of a clone
 
 CELL_ID = "first-cell"
 MARKER = "# First cell (no need to read it):"  # the line that identifies the cell on a refresh
@@ -32,7 +32,7 @@ IMPORT_NAMES = {"pillow": "PIL"}
 
 TEMPLATE = '''\
 {marker} makes `inception_nb` importable in any Jupyter or on Colab.
-# Does nothing where the package is installed (make setup). Written by python -m inception_nb.first_cell.
+# Does nothing where the package is installed (make setup). Written by python -m tools.first_cell.
 import importlib.metadata, importlib.util, os, subprocess, sys
 from pathlib import Path
 
@@ -58,7 +58,7 @@ def _project(root: Path = REPO_ROOT) -> dict:
     """Return pyproject.toml's [project] table."""
     if not (root / "pyproject.toml").is_file():
         raise FileNotFoundError(f"{root / 'pyproject.toml'} not found: the first cell is generated from a clone's "
-                                "pyproject.toml; run python -m inception_nb.first_cell with the clone's package")
+                                "pyproject.toml; run python -m tools.first_cell with the clone's package")
     with open(root / "pyproject.toml", "rb") as f:
         return tomllib.load(f)["project"]
 
@@ -122,7 +122,7 @@ def default_notebooks(root: Path = REPO_ROOT, built: bool = False) -> list[Path]
 
 def main(argv: list[str] | None = None) -> int:
     """Write the first cell into the notebooks; with --check, list those without it and exit 1 if any."""
-    parser = argparse.ArgumentParser(prog="python -m inception_nb.first_cell", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.first_cell", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path,
                         help="notebooks to update (default: notebooks/*.ipynb and exercises/*.ipynb)")
     parser.add_argument("--check", action="store_true",
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in outdated:
             print(f"no current first cell: {path}")
         if outdated:
-            print("fix: python -m inception_nb.first_cell, then python -m inception_nb.exercises make")
+            print("fix: python -m tools.first_cell, then python -m inception_nb.exercises make")
         return 1 if outdated else 0
     for path in outdated:
         nbformat.write(with_first_cell(nbformat.read(path, as_version=4), source), path)

@@ -7,12 +7,12 @@ import os
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from .model import InceptionV1
+from ..model import InceptionV1
 
 FORMAT = "inception-nb/checkpoint/1"
 TMP_SUFFIX = ".tmp"
@@ -288,7 +288,7 @@ def check_resume(path, state: dict, data, config) -> None:
 def data_for_checkpoint(info: CheckpointInfo, dataset: str = "fashion-mnist", batch_size: int = 256,
                         limit: int | None = None, device: str | torch.device | None = None):
     """Return a DataBundle preprocessed the way the checkpoint's model expects (no augmentation)."""
-    from .data import DataConfig, load_data
+    from ..data import DataConfig, load_data
     from .runtime import pick_device
 
     config = DataConfig(dataset=dataset, image_size=info.image_size, channels=info.channels,

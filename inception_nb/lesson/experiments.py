@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .engine import lr_at, make_optimizer, train
-from .fastconv import matmul_convs
-from .model import InceptionV1
-from .runtime import pick_device, uses_channels_last, uses_matmul_convs
+from ..loops import Tally, model_device, to_device, train_step
+from ..training.schedule import lr_at, make_optimizer
+from ..training.fastconv import matmul_convs
+from ..model import InceptionV1
+from ..training.runtime import pick_device, uses_channels_last, uses_matmul_convs
 
 __all__ = ["POST_RECIPE", "recipe_rows", "recipe_table", "Curve", "post_optimizer", "run_steps",
            "compare_optimizers", "TrainingCost", "post_training_cost", "smoothing_optimum", "gradient_norms",
@@ -104,29 +105,32 @@ def post_optimizer(model: nn.Module) -> torch.optim.Optimizer:
 def run_steps(name: str, model: nn.Module, loader, optimizer: torch.optim.Optimizer, steps: int, every: int,
               lr_for_step: Callable[[int], float] | None = None, loss_fn: Callable | None = None,
               channels_last: bool = False) -> Curve:
-    """Train `steps` batches with engine.train, recording mean loss and accuracy every `every` steps."""
+    """Train `steps` batches with the post's train_step, recording mean loss and accuracy every `every` steps."""
     if steps < 1 or every < 1:
         raise ValueError(f"steps and every must be at least 1, got {steps} and {every}")
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     curve, done = Curve(name), 0
+    device = model_device(model)
     start = time.perf_counter()
     while done < steps:
-        chunk, taken = min(every, steps - done), 0
-
-        def set_lr() -> float | None:
-            nonlocal taken
-            if taken == chunk:
-                return None  # train() stops here: this chunk is done
+        # Each point of the curve is one (shorter) pass of the post's `train`: a fresh pass over the loader.
+        chunk = min(every, steps - done)
+        model.train()
+        tally = Tally(device)
+        for images, labels in loader:
+            if tally.batches == chunk:
+                break
             if lr_for_step is not None:
                 for group in optimizer.param_groups:
-                    group["lr"] = lr_for_step(done + taken)
-            taken += 1
-            return optimizer.param_groups[0]["lr"]
-
-        acc, loss = train(loader, model, loss_fn, optimizer, set_lr=set_lr, channels_last=channels_last)
-        if taken == 0:
+                    group["lr"] = lr_for_step(done + tally.batches)
+            images, labels = to_device(images, labels, device, channels_last)
+            logits, loss = train_step(model, images, labels, loss_fn, optimizer)
+            tally.add(logits, labels, loss)
+        if tally.batches == 0:
             raise ValueError("the loader yielded no batch; pass a loader with at least one batch")
-        done += taken
+        tally.check_finite()
+        acc, loss = tally.means()
+        done += tally.batches
         curve.images.append(done * loader.batch_size)
         curve.loss.append(loss)
         curve.acc.append(acc)

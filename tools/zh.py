@@ -6,11 +6,11 @@ line ``<!-- cell <id> en:<hash> -->`` followed by the Chinese text. The hash is 
 entry translates, so an English edit makes the entry stale instead of silently outdated. Code cells and their
 outputs are copied from the English notebook untouched.
 
-    python -m inception_nb.zh build             # write notebooks/zh/ (make zh)
-    python -m inception_nb.zh check             # is notebooks/zh/ current and every cell translated?
-    python -m inception_nb.zh todo              # the English text of the cells to translate or update
-    python -m inception_nb.zh stub              # todo, and append those cells as stubs marked TODO
-    python -m inception_nb.zh link-english      # add the pointer to the Chinese edition to the English notebooks
+    python -m tools.zh build             # write notebooks/zh/ (make zh)
+    python -m tools.zh check             # is notebooks/zh/ current and every cell translated?
+    python -m tools.zh todo              # the English text of the cells to translate or update
+    python -m tools.zh stub              # todo, and append those cells as stubs marked TODO
+    python -m tools.zh link-english      # add the pointer to the Chinese edition to the English notebooks
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parent.parent  # tools/ sits at the root of a clone
 
 __all__ = ["Translation", "english_notebooks", "chinese_path", "translation_path", "english_digest",
            "read_translations", "build_notebook", "build", "check", "todo", "link_english"]
@@ -40,7 +40,7 @@ LINK = re.compile(r"(?P<head>\]\(|(?:src|href)=\")(?P<target>[^)\"\s]+)")
 LANGUAGE_CELL = 'from inception_nb.exercises import set_language\n\nset_language("zh")  # 检查信息和提示使用中文'
 LANGUAGE_MARK = {"inception_nb": {"zh": "language"}}
 FILE_HEADER = ("简体中文版译文。每个条目以一行 cell 标记开头：单元格 id，以及所译英文文本的摘要 (en:...)。\n"
-               "英文改动后运行 `python -m inception_nb.zh todo` 查看需要更新的条目；标记 TODO 的条目尚未完成。\n")
+               "英文改动后运行 `python -m tools.zh todo` 查看需要更新的条目；标记 TODO 的条目尚未完成。\n")
 
 
 @dataclass
@@ -259,7 +259,7 @@ def check(root: Path = REPO_ROOT) -> list[str]:
         cells = json.loads(english.read_text(encoding="utf-8"))["cells"]
         if not any(ENGLISH_POINTER_LINE.search("".join(c["source"])) for c in cells if c["cell_type"] == "markdown"):
             problems.append(f"{english.relative_to(root).as_posix()}: no pointer to the Chinese edition; "
-                            "run `python -m inception_nb.zh link-english`")
+                            "run `python -m tools.zh link-english`")
     return problems
 
 
@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(problem)
     if problems:
-        print(f"{len(problems)} problem(s); `python -m inception_nb.zh todo` shows the English text to translate")
+        print(f"{len(problems)} problem(s); `python -m tools.zh todo` shows the English text to translate")
     return 1 if problems else 0
 
 

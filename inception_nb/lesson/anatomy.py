@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .analysis import inspecting
-from .model import INCEPTION_TABLE, PRESETS, InceptionBlock, InceptionV1
+from ..model import INCEPTION_TABLE, PRESETS, InceptionBlock, InceptionV1
 from .report import ComparisonRow, trace_shapes
 
 __all__ = [
