@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 PAPER = "Szegedy et al. 2015, Going deeper with convolutions (arXiv:1409.4842)"
 POST = "the seed post (365天深度学习训练营, K同学啊), /work/shared/seed"

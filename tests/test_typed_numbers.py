@@ -193,7 +193,7 @@ def stated_values(text: str) -> list[tuple[Decimal, Decimal]]:
 
 
 def test_translations_state_only_the_numbers_of_their_english_cells():
-    from inception_nb import zh
+    from tools import zh
 
     problems = []
     for english in zh.english_notebooks(ROOT):
