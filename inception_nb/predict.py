@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torch import nn
 
 from .images import IMAGE_EXTENSIONS, DataError, open_image, preprocess_image
@@ -34,24 +35,31 @@ def predict_images(model: nn.Module, info, paths: Iterable, top_k: int = 3, batc
     if not isinstance(model, nn.Module) or not hasattr(info, "classes"):
         raise TypeError("model and info must be what load_checkpoint returns: model, info = load_checkpoint(path)")
     paths = [Path(p) for p in paths]
+    results = []
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start:start + batch_size]
+        tops = _top_classes(model, info, [open_image(p) for p in chunk], top_k)
+        results += [{"path": str(path), "top": top} for path, top in zip(chunk, tops)]
+    return results
+
+
+def predict_image(model: nn.Module, info, image: Image.Image, top_k: int = 3) -> list:
+    """Return the top-k classes [{"class", "prob"}, ...] of one image already opened (or made) in memory."""
+    return _top_classes(model, info, [image], top_k)[0]
+
+
+def _top_classes(model: nn.Module, info, images: list, top_k: int) -> list:
+    """Preprocess images as in training and return each one's top-k classes with their probabilities."""
     if isinstance(top_k, bool) or not isinstance(top_k, int):
         raise TypeError(f"top_k must be a whole number, got {top_k!r}")
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
     top_k = min(top_k, len(info.classes))
-    device = next(model.parameters()).device
-    model.eval()
-    results = []
-    for start in range(0, len(paths), batch_size):
-        chunk = paths[start:start + batch_size]
-        batch = torch.stack([preprocess_image(open_image(p), info.image_size, info.channels, info.mean, info.std)
-                             for p in chunk])
-        probs = predict_probabilities(model, batch.to(device))
-        values, indices = probs.topk(top_k, dim=1)
-        for path, vals, idxs in zip(chunk, values.tolist(), indices.tolist()):
-            top = [{"class": info.classes[i], "prob": round(v, 6)} for v, i in zip(vals, idxs)]
-            results.append({"path": str(path), "top": top})
-    return results
+    batch = torch.stack([preprocess_image(image, info.image_size, info.channels, info.mean, info.std)
+                         for image in images])
+    values, indices = predict_probabilities(model, batch.to(next(model.parameters()).device)).topk(top_k, dim=1)
+    return [[{"class": info.classes[i], "prob": round(v, 6)} for v, i in zip(vals, idxs)]
+            for vals, idxs in zip(values.tolist(), indices.tolist())]
 
 
 def predict_probabilities(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 import math
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -9,14 +10,15 @@ from torch import nn
 
 from inception_nb.config import get_profile
 from inception_nb.data import load_data
+from inception_nb.lesson import experiments
 from inception_nb.lesson.experiments import (
     POST_RECIPE,
-    compare_optimizers,
     gradient_norms,
     post_training_cost,
     receptive_field,
     recipe_rows,
-    run_steps,
+    post_epoch_loop,
+    race_optimizers,
     smoothing_optimum,
 )
 from inception_nb.model import InceptionV1
@@ -53,30 +55,6 @@ def test_smoothing_optimum_is_where_pytorch_label_smoothing_is_lowest():
         assert loss_fn(worse, target).item() > floor + 1e-4
 
 
-def test_run_steps_records_a_point_every_k_steps_and_learns():
-    torch.manual_seed(0)
-    x = torch.randn(256, 4)
-    y = (x[:, 0] > 0).long()
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16, shuffle=True)
-    model = nn.Linear(4, 2)
-    curve = run_steps("adam", model, loader, torch.optim.Adam(model.parameters(), lr=0.05), steps=30, every=10)
-    assert curve.images == [160, 320, 480] and curve.steps == 30
-    assert curve.loss[-1] < 0.5 * curve.loss[0]
-    assert curve.acc[-1] > 0.9
-
-
-@pytest.mark.slow  # trains / times a model
-def test_compare_optimizers_starts_both_from_the_same_weights_and_batches():
-    profile = get_profile("quick")
-    data = load_data(replace(profile.data, limit=256))
-    curves = compare_optimizers(data, profile, steps=2, every=1)
-    post, series = curves.values()
-    assert post.images == series.images == [64, 128]
-    # The first step's loss is measured before any update: same weights and batch give the same number.
-    assert post.loss[0] == pytest.approx(series.loss[0], abs=1e-5)
-    assert post.loss[1] != pytest.approx(series.loss[1], abs=1e-5)
-
-
 @pytest.mark.slow  # trains / times a model
 def test_post_training_cost_counts_forward_and_backward():
     cost = post_training_cost(batch_size=2, image_size=64, repeats=1)
@@ -99,3 +77,54 @@ def test_gradient_norms_cover_every_weighted_layer():
     norms = gradient_norms(model, torch.randn(4, 1, 32, 32), torch.tensor([0, 1, 2, 3]))
     assert list(norms)[0] == "conv1" and list(norms)[-1] == "classifier"
     assert all(v >= 0 for v in norms.values()) and norms["classifier"] > 0
+
+
+def _tiny_data(n: int = 64, seed: int = 0):
+    torch.manual_seed(seed)
+    x = torch.randn(n, 4)
+    y = (x[:, 0] > 0).long()
+    dataset = torch.utils.data.TensorDataset(x, y)
+    train_loader = torch.utils.data.DataLoader(dataset, batch_size=16, shuffle=True,
+                                               generator=torch.Generator().manual_seed(seed))
+    return SimpleNamespace(train=train_loader, test=torch.utils.data.DataLoader(dataset, batch_size=32))
+
+
+def test_post_epoch_loop_prints_the_posts_line_per_epoch_and_learns(capsys):
+    model = nn.Linear(4, 2)
+    rows = post_epoch_loop(_tiny_data(), model, nn.CrossEntropyLoss(), torch.optim.Adam(model.parameters(), lr=0.05),
+                           epochs=3, name="adam ")
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in lines] == ["adam Epoch: 1", "adam Epoch: 2", "adam Epoch: 3"]
+    assert "Train_acc:" in lines[0] and "Test_loss:" in lines[0]
+    assert len(rows) == 3 and rows[-1].train_loss < rows[0].train_loss and rows[-1].test_acc > 0.9
+
+
+def test_post_epoch_loop_shuffles_the_same_way_for_the_same_seed(monkeypatch):
+    orders = []
+    monkeypatch.setattr(experiments, "train", lambda loader, *args: orders.append([x[0, 0].item() for x, _ in loader])
+                        or (0.0, 0.0))
+    monkeypatch.setattr(experiments, "test", lambda *args: (0.0, 0.0))
+    data, model = _tiny_data(), nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    post_epoch_loop(data, model, nn.CrossEntropyLoss(), optimizer, epochs=2)
+    next(iter(data.train))  # a shuffle drawn in between must not change the next run's batches
+    post_epoch_loop(data, model, nn.CrossEntropyLoss(), optimizer, epochs=2)
+    assert orders[0] == orders[2] and orders[1] == orders[3], "the same seed, the same batches"
+    assert orders[0] != orders[1], "each epoch its own shuffle"
+
+
+@pytest.mark.slow  # builds two GoogLeNets
+def test_race_starts_both_optimizers_from_the_same_weights(monkeypatch):
+    profile = get_profile("quick")
+    data = load_data(replace(profile.data, limit=256))
+    starts, optimizers = [], []
+
+    def capture(data, model, loss_fn, optimizer, epochs, seed=0, name=""):
+        starts.append({k: v.clone() for k, v in model.state_dict().items()})
+        optimizers.append(type(optimizer).__name__)
+        return []
+
+    monkeypatch.setattr(experiments, "post_epoch_loop", capture)
+    race_optimizers(data, profile, epochs=1)
+    assert optimizers == ["SGD", "AdamW"]
+    assert all(torch.equal(starts[0][k], starts[1][k]) for k in starts[0])

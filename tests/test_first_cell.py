@@ -45,7 +45,19 @@ def test_cell_names_every_dependency_by_an_importable_module():
         assert module == dist or f'"{dist}": "{module}"' in source, f"the first cell imports {dist} by a wrong name"
         assert importlib.util.find_spec(module), f"{dist} imports as something else: add it to IMPORT_NAMES"
     assert first_cell.repository_url() in source
-    assert len(source.splitlines()) <= 25, "the first cell must stay short"
+    assert len(source.splitlines()) <= 15, "the first cell must stay short"
+
+
+def test_the_first_cell_is_collapsed_in_jupyterlab_and_colab():
+    source = first_cell.cell_source()
+    assert source.startswith("#@title "), "Colab shows a form title instead of the code"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    cell = first_cell.with_first_cell(nb, source).cells[0]
+    assert cell.metadata["jupyter"]["source_hidden"] is True, "JupyterLab shows one collapsed line"
+    assert cell.metadata["cellView"] == "form", "Colab hides the code behind the title"
+    cell.metadata.pop("cellView")
+    assert not first_cell.has_first_cell(nb, source), 'a cell that lost its metadata is not current'
 
 
 def test_refresh_puts_one_cell_first_among_code_cells_and_keeps_the_rest():

@@ -20,6 +20,7 @@ edition and the built exercises included), all files or none.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import re
@@ -32,27 +33,24 @@ import tomllib
 REPO_ROOT = Path(__file__).resolve().parent.parent  # tools/ sits at the root of a clone
 
 CELL_ID = "first-cell"
-MARKER = "# First cell (no need to read it):"  # the line that identifies the cell on a refresh
+MARKER = "#@title First cell, no need to read it:"  # the line that identifies the cell on a refresh
+OLD_MARKERS = ("# First cell (no need to read it):",)  # earlier versions, replaced on a refresh
+# Collapsed where it is read: JupyterLab hides the source (a "..." line stays), Colab shows only the title.
+METADATA = {"jupyter": {"source_hidden": True}, "cellView": "form"}
 # Distributions whose import name differs from the distribution name.
 IMPORT_NAMES = {"pillow": "PIL"}
 
 TEMPLATE = '''\
-{marker} makes `inception_nb` importable in any Jupyter or on Colab.
-# Does nothing where the package is installed (make setup). Written by python -m tools.first_cell.
-import importlib.metadata, importlib.util, os, subprocess, sys
-from pathlib import Path
-
-if importlib.util.find_spec("inception_nb") is None:
-    here = Path.cwd().resolve()
-    repo = next((p for p in (here, *here.parents) if (p / "inception_nb" / "__init__.py").is_file()), None)
-    if repo is None:  # not inside a clone (Colab): clone the repository into the working directory
-        repo = here / "{folder}"
-        if not repo.is_dir():
-            url = "{url}"  # from pyproject.toml
-            subprocess.run(["git", "clone", "--depth", "1", url, str(repo)], check=True)
+{marker} makes inception_nb importable in any Jupyter and on Colab (tools/first_cell.py)
+import importlib, importlib.metadata, importlib.util, os, pathlib, subprocess, sys
+if importlib.util.find_spec("inception_nb") is None:  # not installed (make setup installs it)
+    here = pathlib.Path.cwd().resolve()
+    repo = next((p for p in (here, *here.parents) if (p / "inception_nb" / "__init__.py").is_file()), here / "{folder}")
+    if not repo.is_dir():  # not inside a clone (Colab): clone the repository into the working directory
+        subprocess.run(["git", "clone", "--depth", "1", "{url}", str(repo)], check=True)
     sys.path.insert(0, str(repo))
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))
-    needed = {needed}  # from pyproject.toml
+    needed = {needed}  # pyproject.toml's dependencies
     missing = [dist for dist in needed if importlib.util.find_spec({import_names}.get(dist, dist)) is None]
     if missing:  # pin what is installed, so that pip adds packages and never replaces one (torch above all)
         kept = [f"{{dist}}=={{importlib.metadata.version(dist)}}" for dist in needed if dist not in missing]
@@ -94,14 +92,14 @@ def cell_source(root: Path = REPO_ROOT) -> str:
 
 
 def _is_first_cell(cell: nbformat.NotebookNode) -> bool:
-    return cell.cell_type == "code" and cell.source.startswith(MARKER)
+    return cell.cell_type == "code" and cell.source.startswith((MARKER, *OLD_MARKERS))
 
 
 def with_first_cell(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
     """Return nb with the first cell (source) as its first code cell, replacing an older version of it."""
     cells = [c for c in nb.cells if not _is_first_cell(c)]
     at = next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells))
-    cell = nbformat.v4.new_code_cell(source)
+    cell = nbformat.v4.new_code_cell(source, metadata=copy.deepcopy(METADATA))
     if (nb.nbformat, nb.nbformat_minor) >= (4, 5):
         if any(c.get("id") == CELL_ID for c in cells):
             raise ValueError(f"another cell already has the id {CELL_ID!r}; rename it")
@@ -115,7 +113,8 @@ def with_first_cell(nb: nbformat.NotebookNode, source: str) -> nbformat.Notebook
 def has_first_cell(nb: nbformat.NotebookNode, source: str) -> bool:
     """Whether the first code cell of nb is exactly the generated first cell."""
     first = next((c for c in nb.cells if c.cell_type == "code"), None)
-    return first is not None and first.source == source and not first.get("outputs")
+    return (first is not None and first.source == source and not first.get("outputs")
+            and all(first.metadata.get(key) == value for key, value in METADATA.items()))
 
 
 def default_notebooks(root: Path = REPO_ROOT, built: bool = False) -> list[Path]:

@@ -147,7 +147,7 @@ class ParameterSavings:
     """Parameter counts behind "GoogLeNet has fewer parameters than AlexNet", all from real modules."""
 
     googlenet: int              # the model as built (no auxiliary heads)
-    reductions_saving: int      # nine naive blocks (no 1x1 reductions) minus the nine real blocks
+    reductions_saving: int      # nine reduction-free blocks (pool projection kept) minus the real ones
     pooling_saving: int         # a linear layer on the flattened last map minus the one after global pooling
     last_map: tuple[int, int, int]  # C x H x W that global average pooling reduces to C
     alexnet: int                # torchvision's AlexNet
@@ -185,7 +185,7 @@ def parameter_savings_table(savings: ParameterSavings) -> str:
         ("AlexNet (torchvision's `alexnet`)", s.alexnet),
         ("... of which its three fully connected layers", s.alexnet_fully_connected),
         ("GoogLeNet as built", s.googlenet),
-        ("GoogLeNet without the 1x1 reductions (naive blocks)", s.googlenet + s.reductions_saving),
+        ("GoogLeNet without the 1x1 reductions (reduction-free blocks)", s.googlenet + s.reductions_saving),
         (f"GoogLeNet with a linear layer on the {c} x {h} x {w} map instead of global average pooling",
          s.googlenet + s.pooling_saving),
         ("GoogLeNet without either", s.googlenet + s.reductions_saving + s.pooling_saving),

@@ -11,19 +11,19 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
 
-from ..loops import Tally, model_device, to_device, train_step
-from ..training.schedule import lr_at, make_optimizer
-from ..training.fastconv import matmul_convs
+from ..loops import test, train
+from ..training.schedule import make_optimizer
 from ..model import InceptionV1
-from ..training.runtime import pick_device, prepare_model, uses_channels_last, uses_matmul_convs
+from ..training.runtime import pick_device
 
-__all__ = ["POST_RECIPE", "recipe_rows", "recipe_table", "Curve", "post_optimizer", "run_steps",
-           "compare_optimizers", "TrainingCost", "post_training_cost", "smoothing_optimum", "gradient_norms",
+__all__ = ["POST_RECIPE", "recipe_rows", "recipe_table", "EpochRow", "post_optimizer", "post_epoch_loop",
+           "race_optimizers", "TrainingCost", "post_training_cost", "smoothing_optimum", "gradient_norms",
            "receptive_field", "neighbour_correlation"]
 
 # What the post trains with, and where it says so (section numbers of the post).
@@ -81,20 +81,13 @@ def recipe_table(profile) -> str:
 
 
 @dataclass
-class Curve:
-    """Training loss and accuracy, each the mean over `every` steps, at the image counts where they were taken."""
+class EpochRow:
+    """One line of the post's epoch loop: training and test accuracy and mean loss after one epoch."""
 
-    name: str
-    images: list = field(default_factory=list)
-    loss: list = field(default_factory=list)
-    acc: list = field(default_factory=list)
-    seconds: float = 0.0
-    steps: int = 0
-
-    @property
-    def step_seconds(self) -> float:
-        """Return the mean wall time of one training step."""
-        return self.seconds / max(self.steps, 1)
+    train_acc: float
+    train_loss: float
+    test_acc: float
+    test_loss: float
 
 
 def post_optimizer(model: nn.Module) -> torch.optim.Optimizer:
@@ -102,65 +95,38 @@ def post_optimizer(model: nn.Module) -> torch.optim.Optimizer:
     return torch.optim.SGD(model.parameters(), lr=1e-4)
 
 
-def run_steps(name: str, model: nn.Module, loader, optimizer: torch.optim.Optimizer, steps: int, every: int,
-              lr_for_step: Callable[[int], float] | None = None, loss_fn: Callable | None = None,
-              channels_last: bool = False) -> Curve:
-    """Train `steps` batches with the post's train_step, recording mean loss and accuracy every `every` steps."""
-    if steps < 1 or every < 1:
-        raise ValueError(f"steps and every must be at least 1, got {steps} and {every}")
-    loss_fn = loss_fn or nn.CrossEntropyLoss()
-    curve, done = Curve(name), 0
-    device = model_device(model)
-    start = time.perf_counter()
-    while done < steps:
-        # Each point of the curve is one (shorter) pass of the post's `train`: a fresh pass over the loader.
-        chunk = min(every, steps - done)
-        model.train()
-        tally = Tally(device)
-        for images, labels in loader:
-            if tally.batches == chunk:
-                break
-            if lr_for_step is not None:
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_for_step(done + tally.batches)
-            images, labels = to_device(images, labels, device, channels_last)
-            logits, loss = train_step(model, images, labels, loss_fn, optimizer)
-            tally.add(logits, labels, loss)
-        if tally.batches == 0:
-            raise ValueError("the loader yielded no batch; pass a loader with at least one batch")
-        tally.check_finite()
-        acc, loss = tally.means()
-        done += tally.batches
-        curve.images.append(done * loader.batch_size)
-        curve.loss.append(loss)
-        curve.acc.append(acc)
-    curve.seconds, curve.steps = time.perf_counter() - start, done
-    return curve
+def post_epoch_loop(data, model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, epochs: int,
+                    seed: int = 0, name: str = "") -> list[EpochRow]:
+    """The post's epoch loop: `train`, then `test`, once per epoch, printing the post's line for each."""
+    rows = []
+    for epoch in range(epochs):
+        torch.manual_seed(seed + epoch)  # the same shuffle for every run that passes the same seed
+        if getattr(data.train, "generator", None) is not None:
+            data.train.generator.manual_seed(seed + epoch)
+        train_acc, train_loss = train(data.train, model, loss_fn, optimizer)
+        test_acc, test_loss = test(data.test, model, loss_fn)
+        rows.append(EpochRow(train_acc, train_loss, test_acc, test_loss))
+        print(f"{name}Epoch:{epoch + 1:2d}, Train_acc:{train_acc:.1%}, Train_loss:{train_loss:.3f}, "
+              f"Test_acc:{test_acc:.1%}, Test_loss:{test_loss:.3f}")
+    return rows
 
 
-def compare_optimizers(data, profile, steps: int = 100, every: int = 10, seed: int = 0) -> dict[str, Curve]:
-    """Train the profile's model twice from the same weights on the same batches: the post's SGD, then the profile's
-    optimizer with its schedule. Both minimise plain cross-entropy, so only the optimizer differs."""
+def race_optimizers(data, profile, epochs: int, seed: int = 0) -> dict[str, list[EpochRow]]:
+    """Run the post's epoch loop twice from the same weights on the same batches: the post's SGD, then the
+    profile's optimizer at its peak learning rate, held constant. Both minimise plain cross-entropy."""
     device = pick_device(profile.train.device)
-    curves = {}
-    for name in ("post: SGD lr 1e-4, no momentum", f"series: {profile.train.optimizer} lr {profile.train.lr:g}, "
-                                                     f"{profile.train.schedule}"):
-        torch.manual_seed(seed)
-        channels_last = uses_channels_last(device, profile.train.channels_last)
-        model = prepare_model(profile.model.build(num_classes=len(data.classes), in_channels=data.channels), device,
-                              channels_last)
-        if name.startswith("post"):
-            optimizer, schedule = post_optimizer(model), None
-        else:
-            optimizer = make_optimizer(model, profile.train)
-            schedule = lambda step: lr_at(step / steps, profile.train)  # noqa: E731 - laid over these steps
-        generator = getattr(data.train, "generator", None)
-        if generator is not None:
-            generator.manual_seed(seed)  # the same shuffles, so both runs see the same batches
-        with matmul_convs(model, enabled=uses_matmul_convs(device, profile.train.matmul_convs)):
-            curves[name] = run_steps(name, model, data.train, optimizer, steps, every, schedule,
-                                     channels_last=channels_last)
-    return curves
+    torch.manual_seed(seed)
+    start = profile.model.build(num_classes=len(data.classes), in_channels=data.channels).state_dict()
+    optimizers = {"post: SGD lr 1e-4": post_optimizer,
+                  f"series: {profile.train.optimizer} lr {profile.train.lr:g}": partial(make_optimizer,
+                                                                                       config=profile.train)}
+    rows = {}
+    for name, make in optimizers.items():
+        model = profile.model.build(num_classes=len(data.classes), in_channels=data.channels)
+        model.load_state_dict(start)
+        model.to(device)
+        rows[name] = post_epoch_loop(data, model, nn.CrossEntropyLoss(), make(model), epochs, seed, f"{name:<20} ")
+    return rows
 
 
 @dataclass

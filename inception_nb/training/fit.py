@@ -206,12 +206,14 @@ def _train_epochs(model: nn.Module, data, config: TrainConfig, device: torch.dev
 def load_or_train(run: str = "notebook", profile: str = "quick") -> tuple:
     """Return (model, CheckpointInfo) from runs/<run>/best.pt, training `profile` first if it is missing.
 
-    Notebooks 03 to 05 call this so each of them passes Restart & Run All on its own.
+    Notebooks 03 to 05 call this so each of them passes Restart & Run All on its own: the `quick` profile is the
+    `cpu` recipe on part of the data, so the stand-in has the input size, loss and outputs of notebook 02's model.
     """
     path = RUNS_DIR / run / "best.pt"
     device = pick_device()
     if not path.exists():
-        print(f"{path} not found: training the '{profile}' profile now (run 02_training.ipynb for the real model)")
+        print(f"{path} not found: training the stand-in now, the '{profile}' profile "
+              f"({get_profile(profile).description}); run 02_training.ipynb for the real model")
         chosen = get_profile(profile)
         data = load_data(chosen.data, device=device)
         model = chosen.model.build(len(data.classes), data.channels)
