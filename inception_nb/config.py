@@ -183,7 +183,7 @@ def profile_table() -> str:
     out = ["| profile | for | input | batch | images | training |", "|---|---|---|---:|---|---|"]
     for name in PROFILES:
         p = get_profile(name)
-        images = f"{p.data.limit:,} per split" if p.data.limit else "all 60,000"
+        images = f"up to {p.data.limit:,} per split" if p.data.limit else "all 60,000"
         length = f"{p.train.time_budget:.0f} s budget" if p.train.time_budget else f"{p.train.epochs} epochs"
         out.append(f"| `{name}` | {p.description.split(':')[0]} | {p.data.image_size}x{p.data.image_size}x"
                    f"{p.data.channels} | {p.data.batch_size} | {images} | {length} |")
