@@ -30,7 +30,8 @@ def plot_gradients(gradients: dict[str, dict[str, float]]):
     """Plot each network's gradient norm per layer, input side on the left, on a log scale."""
     fig, ax = plt.subplots(figsize=(11, 4))
     for name, norms in gradients.items():
-        ax.plot(list(norms), list(norms.values()), marker="o", label=f"{name} (spread {spread(norms):,.0f}x)")
+        ax.plot(list(norms), list(norms.values()), marker="o", label=f"{name} (spread {spread(norms):,.0f}x)",
+                linestyle="--" if "heads" in name else "-")  # dashed: a network with heads can lie on its twin
     ax.set_yscale("log")
     ax.set_ylabel("gradient norm of the layer's weights")
     ax.tick_params(axis="x", rotation=60)

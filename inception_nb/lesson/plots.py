@@ -382,11 +382,11 @@ def plot_comparison(histories: dict, figsize=(11, 4)) -> Figure:
 
 def plot_curves(loss: dict, acc: dict | None = None, xlabel: str = "training images seen",
                 title: str | None = None, figsize=(11, 4)) -> Figure:
-    """Return loss curves (log scale), and accuracy curves when given, for named runs: {name: (x, y)}."""
+    """Return training-loss curves (log scale), and test-accuracy curves when given, for named runs: {name: (x, y)}."""
     if not loss:
         raise ValueError("loss is empty; pass {'run name': (x values, loss values), ...}")
     fig = figure(figsize)
-    panels = [(loss, "training loss (log scale)", True)] + ([(acc, "training accuracy (%)", False)] if acc else [])
+    panels = [(loss, "training loss (log scale)", True)] + ([(acc, "test accuracy (%)", False)] if acc else [])
     for ax, (curves, ylabel, log) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
         for name, (x, y) in curves.items():
             if len(x) != len(y):
