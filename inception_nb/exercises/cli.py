@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from collections.abc import Sequence
 
-from . import build, grading
+from . import build, grading, nbgrader_course
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,8 +40,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except FileNotFoundError as e:
             parser.error(str(e).replace("sources= (--sources DIR)", "--sources DIR"))
     if args.command == "nbgrader":
-        from . import nbgrader_course
-
         try:
             written = nbgrader_course.write_course(args.folder, args.sources)
         except FileNotFoundError as e:

@@ -22,6 +22,7 @@ from typing import Any
 from collections.abc import Sequence
 
 from ..paths import atomic_write
+from . import splice
 from .checks import GRADING_VARIABLE
 
 # exercise (the source notebook's name) -> the checks it is graded by, each with the names of the
@@ -98,7 +99,6 @@ def grade_notebook(path: Path, timeout: float = 300.0, sources: Path | None = No
     """Run one submission's exercise cells in the teacher's handout, in a fresh kernel; return one row per check."""
     import nbformat
 
-    from . import splice
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)

@@ -22,6 +22,8 @@ from ..data import load_data
 from ..loops import train_step
 from ..model import InceptionAux, InceptionV1, aux_loss
 from ..training.fastconv import matmul_convs
+from .anatomy import tap_coverage
+from .report import module_cost
 
 __all__ = ["NETWORKS", "INITS", "Subset", "small_subset", "build", "init_scale", "layer_gradients",
            "ShortRun", "short_run", "sweep", "batchnorm_losses", "TinyMapCost", "tiny_map_cost", "LEARNED_BELOW"]
@@ -256,9 +258,6 @@ def tiny_map_cost(model: nn.Module, image_size: int = 28, batch: int = 32, large
                   use_matmul_convs: bool = True, repeats: int = 3) -> TinyMapCost:
     """Time one training step of `model` and, alone, each convolution whose input map is at most
     `largest_map` pixels wide, split into 3x3/5x5 and 1x1; count the multiply-adds of the 3x3/5x5 ones."""
-    from .anatomy import tap_coverage
-    from .report import module_cost
-
     x = torch.randn(batch, model.in_channels, image_size, image_size)
     y = torch.randint(0, model.num_classes, (batch,))
     shapes: dict[str, tuple] = {}
