@@ -14,7 +14,7 @@ from inception_nb import exercises
 from inception_nb.exercises import messages
 from inception_nb.exercises.messages import MESSAGES, say, set_language
 
-CHECK_MODULES = ["checks.py", "checks_block.py", "checks_training.py", "checks_ablation.py"]
+CHECK_MODULES = ["checks.py", "checks_block.py", "checks_training.py", "checks_ablation.py", "verdict.py"]
 KEY_SHAPE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$|^hint_label$")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
