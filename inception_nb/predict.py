@@ -34,6 +34,7 @@ def predict_images(model: nn.Module, info, paths: Iterable, top_k: int = 3, batc
         raise TypeError(f"paths must be a list of image paths, got {paths!r}; for one image pass [path]")
     if not isinstance(model, nn.Module) or not hasattr(info, "classes"):
         raise TypeError("model and info must be what load_checkpoint returns: model, info = load_checkpoint(path)")
+    _check_top_k(top_k)  # before any image is read, so a wrong top_k is named even for an empty list
     paths = [Path(p) for p in paths]
     results = []
     for start in range(0, len(paths), batch_size):
@@ -48,12 +49,16 @@ def predict_image(model: nn.Module, info, image: Image.Image, top_k: int = 3) ->
     return _top_classes(model, info, [image], top_k)[0]
 
 
-def _top_classes(model: nn.Module, info, images: list, top_k: int) -> list:
-    """Preprocess images as in training and return each one's top-k classes with their probabilities."""
+def _check_top_k(top_k) -> None:
     if isinstance(top_k, bool) or not isinstance(top_k, int):
         raise TypeError(f"top_k must be a whole number, got {top_k!r}")
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
+
+
+def _top_classes(model: nn.Module, info, images: list, top_k: int) -> list:
+    """Preprocess images as in training and return each one's top-k classes with their probabilities."""
+    _check_top_k(top_k)
     top_k = min(top_k, len(info.classes))
     batch = torch.stack([preprocess_image(image, info.image_size, info.channels, info.mean, info.std)
                          for image in images])
