@@ -548,7 +548,7 @@ def test_grade_folder_runs_the_packages_checks_on_submissions(tmp_path):
     nbformat.write(nb, tmp_path / "bob" / "01_inception_block.ipynb")
     nbformat.write(shadowing_submission(), tmp_path / "carol" / "01_inception_block.ipynb")
 
-    rows = ex.grade_folder(tmp_path, timeout=120)
+    rows = grading.grade_folder(tmp_path, timeout=120)
 
     by_notebook = {r["notebook"]: r for r in rows}
     assert len(rows) == 3
@@ -559,11 +559,11 @@ def test_grade_folder_runs_the_packages_checks_on_submissions(tmp_path):
         row = by_notebook[str(Path(f"{cheat}/01_inception_block.ipynb"))]
         assert (row["check"], row["passed"]) == ("check_inception_block", False), row
         assert "ExerciseError" in row["message"] and "not written yet" in row["message"], row
-    table = ex.format_grades(rows)
+    table = grading.format_grades(rows)
     assert "alice/homework.ipynb: 1/1 checks passed" in table and "carol/01_inception_block.ipynb: 0/1" in table
     assert "differ from the handout" in by_notebook[str(Path("carol/01_inception_block.ipynb"))]["flags"]
 
-    ex.write_csv(rows, tmp_path / "grades.csv")
+    grading.write_csv(rows, tmp_path / "grades.csv")
     with open(tmp_path / "grades.csv", newline="", encoding="utf-8") as f:
         exported = list(csv.DictReader(f))
     assert [(r["notebook"], r["check"], r["passed"], r["message"]) for r in exported] == \
@@ -573,7 +573,7 @@ def test_grade_folder_runs_the_packages_checks_on_submissions(tmp_path):
 @pytest.mark.process
 def test_grade_reports_a_notebook_that_is_no_exercise(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")]), tmp_path / "notes.ipynb")
-    [row] = ex.grade_folder(tmp_path)
+    [row] = grading.grade_folder(tmp_path)
     assert not row["passed"] and "not one of the exercises" in row["message"]
 
 

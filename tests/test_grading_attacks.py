@@ -12,7 +12,7 @@ import torch
 
 from exercise_fakes import FAKED_CHECK, FAKES, fake_notebook
 from inception_nb import exercises as ex
-from inception_nb.exercises import ExerciseError, origin, splice
+from inception_nb.exercises import ExerciseError, grading, origin, splice
 from inception_nb.model import InceptionV1
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +56,7 @@ def test_every_fake_scores_zero_and_honest_work_passes_with_the_packages_grader(
     honest = nbformat.read(ROOT / "notebooks" / "exercises" / "solutions" / "01_inception_block.ipynb", 4)
     nbformat.write(honest, submissions / "honest.ipynb")
 
-    rows = ex.grade_folder(submissions, timeout=300, sources=sources)
+    rows = grading.grade_folder(submissions, timeout=300, sources=sources)
 
     by_name = {}
     for row in rows:
@@ -74,7 +74,7 @@ def test_every_fake_scores_zero_and_honest_work_passes_with_the_packages_grader(
     assert "assigns torch.allclose" in flags["allclose"] and "assigns vars(t)['allclose']" in flags["allclose_vars"]
     assert "runs code from a string" in flags["exec_solution"]
     assert "loads other code or weights" in flags["checkpoint_loop"]
-    table = ex.format_grades(rows)
+    table = grading.format_grades(rows)
     assert re.search(r"custom_exc\.ipynb: 0/1 checks passed  FLAGGED: .*reaches into IPython", table)
 
 

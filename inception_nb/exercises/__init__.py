@@ -5,6 +5,9 @@ built from this package (weights copied over, never by attribute name inside a b
 what the student's own run reports; it prints one "✓ ..." line on success and raises
 :class:`ExerciseError` saying what is wrong, with a HINT, on failure.
 
+What a student's notebook imports (the checks) stays apart from what a teacher runs: grading and the notebook
+builder it needs load only from ``inception_nb.exercises.grading``, never with the checks.
+
 Teachers: ``python -m inception_nb.exercises grade SUBMISSIONS_DIR [--json] [--csv FILE]`` runs each
 submission's exercise cells inside the teacher's handout in a fresh kernel and asks these checks for their
 verdict; ``python -m inception_nb.exercises make`` rebuilds the student and solution notebooks from their
@@ -21,7 +24,6 @@ from .checks import ExerciseError
 from .checks_ablation import check_ablation, check_naive_model
 from .checks_block import check_block_arithmetic, check_inception_block
 from .checks_training import check_aux_head, check_aux_loss, check_aux_step, check_train_loop, check_training_run
-from .grading import format_grades, grade_folder, grade_notebook, write_csv
 from .messages import language, set_language
 from .origin import take_snapshot
 from . import verdict  # noqa: F401  (imported with the checks, so it holds the checks as they are now)
@@ -30,5 +32,4 @@ take_snapshot()  # what torch, math and the package look like before any student
 
 __all__ = ["ExerciseError", "check_inception_block", "check_block_arithmetic", "check_train_loop",
            "check_training_run", "check_aux_head", "check_aux_loss", "check_aux_step", "check_naive_model",
-           "check_ablation", "grade_notebook", "grade_folder", "format_grades", "write_csv", "set_language",
-           "language"]
+           "check_ablation", "set_language", "language"]
