@@ -30,10 +30,10 @@ test: setup lint
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-units test-notebooks
 
 test-units: setup
-	$(PY) -m pytest tests -p no:cacheprovider
+	$(PY) -m pytest tests -p no:cacheprovider --durations=30
 
 test-notebooks: setup
-	$(PY) -m pytest notebooks --nbval -p no:cacheprovider
+	$(PY) -m pytest notebooks --nbval -p no:cacheprovider --durations=10
 
 # The inner loop: unit tests not marked slow, no notebooks.
 test-fast: setup
