@@ -131,8 +131,9 @@ def _epoch_axis(ax: Axes, title: str, ylabel: str, log: bool = False) -> None:
     _log_y(ax) if log else ax.grid(alpha=0.3)
 
 
-def plot_history(history, figsize=(11, 4)) -> Figure:
+def plot_history(history, label_smoothing: float = 0.0, figsize=(11, 4)) -> Figure:
     """Return loss (log scale) and accuracy (%) for train (inside the epochs when recorded) and test per epoch."""
+    train_label = f"train (label smoothing {label_smoothing:g})" if label_smoothing else "train"
     if isinstance(history, dict):  # a loaded history.json
         history = History.from_dict(history)
     epochs = history.column("epoch")
@@ -146,8 +147,10 @@ def plot_history(history, figsize=(11, 4)) -> Figure:
     for ax, key, k, ylabel, title in ((loss_ax, "loss", 1, "loss (cross-entropy, log scale)", "Loss"),
                                       (acc_ax, "acc", scale, "accuracy (%)", "Accuracy")):
         train_x, train_y = _train_curve(history, f"train_{key}")
-        ax.plot(train_x, [v * k for v in train_y], "-", marker=None if history.steps else marker, label="train")
-        ax.plot(epochs, [v * k for v in history.column(f"test_{key}")], "--", marker=marker, label="test")
+        ax.plot(train_x, [v * k for v in train_y], "-", marker=None if history.steps else marker,
+                label=train_label if key == "loss" else "train")
+        ax.plot(epochs, [v * k for v in history.column(f"test_{key}")], "--", marker=marker,
+                label="test (plain targets)" if key == "loss" and label_smoothing else "test")
         _epoch_axis(ax, title, ylabel, log=key == "loss")
         ax.set_xlim(left=0 if history.steps else None)
         ax.legend()
