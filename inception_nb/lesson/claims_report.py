@@ -163,8 +163,8 @@ def claims_table(f: Findings) -> str:
          "BatchNorm network; He initialisation",
          "; ".join(f"{name}: {spread(norms):,.0f}x" for name, norms in g.items())),
         ("no BatchNorm: sensitive to initialisation and learning rate",
-         f"learning rates (of {lrs}) at which both seeds' training loss ended below {LEARNED_BELOW:.2f} after "
-         f"{steps} steps", "the BatchNorm network in the same runs, both initialisations",
+         f"learning rates (of {lrs}) at which both seeds' training loss (mean of the last ten steps) ended below "
+         f"{LEARNED_BELOW:.2f} after {steps} steps", "the BatchNorm network in the same runs, both initialisations",
          "; ".join(f"{k}: {', '.join(f'{lr:g}' for lr in v) or 'none'}" for k, v in learned_rates(
              [r for r in runs if not r.network.endswith("heads")]).items())),
     ]
