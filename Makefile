@@ -25,8 +25,8 @@ lab: setup
 # Everything: the style check, every unit test and every notebook re-executed by nbval. The two tiers share
 # nothing (tests write to temporary folders, the notebooks to a fresh runs folder), so they run side by side, each
 # with half the cores' threads: PyTorch's OpenMP threads wait for work by spinning, and two processes that each
-# start one thread per core starve each other (on 2 cores the stand-in training, 36 s alone, took 11 minutes that way). Each
-# tier's output is printed whole when it ends.
+# start one thread per core starve each other (on 2 cores the stand-in training, 36 s alone, took 11 minutes that
+# way). Each tier's output is printed whole when it ends.
 CORES := $(shell nproc 2>/dev/null || echo 2)
 TIER_THREADS := $(shell echo $$(( $(CORES) > 3 ? $(CORES) / 2 : 1 )))
 test: setup lint
