@@ -39,7 +39,8 @@ test-units: setup
 # Every notebook once, in an empty runs folder, in this order: 03, 04 and 05 first, as a student who opens one of
 # them before 02 would (no trained model: 03 trains the stand-in, 04 and 05 load it), then 02 (the real model),
 # then 03 and 04 again on 02's model, the order of the series: their asserts grade the model. 05 is not run twice:
-# it only asserts the model beats 60 % (02 asserts 85 %), and its sweeps, the costly part, never read the model. Outputs that depend on the model are nbval-ignore-output.
+# it only asserts the model beats 60 % (02 asserts 85 %), and its sweeps, the costly part, never read the model.
+# Outputs that depend on the model are nbval-ignore-output.
 SERIES := 00_setup 01_model_structure 03_visualization 04_prediction 05_summary 02_training 03_visualization \
           04_prediction
 test-notebooks: setup

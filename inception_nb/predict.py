@@ -46,10 +46,12 @@ def predict_images(model: nn.Module, info, paths: Iterable, top_k: int = 3, batc
 
 def predict_image(model: nn.Module, info, image: Image.Image, top_k: int = 3) -> list:
     """Return the top-k classes [{"class", "prob"}, ...] of one image already opened (or made) in memory."""
+    _check_top_k(top_k)
     return _top_classes(model, info, [image], top_k)[0]
 
 
 def _check_top_k(top_k) -> None:
+    """Raise TypeError or ValueError unless top_k is a whole number of at least 1."""
     if isinstance(top_k, bool) or not isinstance(top_k, int):
         raise TypeError(f"top_k must be a whole number, got {top_k!r}")
     if top_k < 1:
@@ -58,7 +60,6 @@ def _check_top_k(top_k) -> None:
 
 def _top_classes(model: nn.Module, info, images: list, top_k: int) -> list:
     """Preprocess images as in training and return each one's top-k classes with their probabilities."""
-    _check_top_k(top_k)
     top_k = min(top_k, len(info.classes))
     batch = torch.stack([preprocess_image(image, info.image_size, info.channels, info.mean, info.std)
                          for image in images])

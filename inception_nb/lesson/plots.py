@@ -27,8 +27,7 @@ from ..images import open_image
 
 def figure(figsize) -> Figure:
     """Return a new constrained-layout Figure that pyplot will not show a second time."""
-    # Made through pyplot so Jupyter's inline backend is loaded, then closed: pyplot would otherwise show
-    # it a second time at the end of the cell, and tests that make many figures would leave them open.
+    # Through pyplot, so Jupyter's inline backend loads; then closed, or pyplot shows it twice and tests leak it.
     fig = plt.figure(figsize=figsize, layout="constrained")
     plt.close(fig)
     return fig
@@ -133,7 +132,6 @@ def _epoch_axis(ax: Axes, title: str, ylabel: str, log: bool = False) -> None:
 
 def plot_history(history, label_smoothing: float = 0.0, figsize=(11, 4)) -> Figure:
     """Return loss (log scale) and accuracy (%) for train (inside the epochs when recorded) and test per epoch."""
-    train_label = f"train (label smoothing {label_smoothing:g})" if label_smoothing else "train"
     if isinstance(history, dict):  # a loaded history.json
         history = History.from_dict(history)
     epochs = history.column("epoch")
@@ -144,13 +142,13 @@ def plot_history(history, label_smoothing: float = 0.0, figsize=(11, 4)) -> Figu
     marker = "o" if len(epochs) <= 25 else None
     accs = history.column("train_acc") + history.column("test_acc")
     scale = 1 if max(accs) > 1 else 100  # History stores fractions; accept percentages too
-    for ax, key, k, ylabel, title in ((loss_ax, "loss", 1, "loss (cross-entropy, log scale)", "Loss"),
-                                      (acc_ax, "acc", scale, "accuracy (%)", "Accuracy")):
+    loss_labels = (f"train (label smoothing {label_smoothing:g})", "test (plain targets)") if label_smoothing else None
+    for ax, key, k, ylabel, title, (train_label, test_label) in (
+            (loss_ax, "loss", 1, "loss (cross-entropy, log scale)", "Loss", loss_labels or ("train", "test")),
+            (acc_ax, "acc", scale, "accuracy (%)", "Accuracy", ("train", "test"))):
         train_x, train_y = _train_curve(history, f"train_{key}")
-        ax.plot(train_x, [v * k for v in train_y], "-", marker=None if history.steps else marker,
-                label=train_label if key == "loss" else "train")
-        ax.plot(epochs, [v * k for v in history.column(f"test_{key}")], "--", marker=marker,
-                label="test (plain targets)" if key == "loss" and label_smoothing else "test")
+        ax.plot(train_x, [v * k for v in train_y], "-", marker=None if history.steps else marker, label=train_label)
+        ax.plot(epochs, [v * k for v in history.column(f"test_{key}")], "--", marker=marker, label=test_label)
         _epoch_axis(ax, title, ylabel, log=key == "loss")
         ax.set_xlim(left=0 if history.steps else None)
         ax.legend()
