@@ -162,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
     bench.add_argument("--compile", action="store_true", help="also torch.compile our model (slow to start; "
                                                               "default: off)")
+    bench.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
+                       help="allow mixed precision as train does (--no-amp: float32; default: allowed)")
     bench.add_argument("--json", action="store_true", help="print one JSON object (default: text)")
     return parser
 
@@ -290,7 +292,7 @@ def cmd_bench(args) -> dict:
                                                min_input_size("torchvision")), "torchvision")
     pick_device(args.device)  # refuse a bad device before the measurements start
     return run_bench(args.image_size, args.batch_size, args.steps, verbose=not args.json, device=args.device,
-                     compile=args.compile)
+                     compile=args.compile, amp=args.amp)
 
 
 def main(argv: list[str] | None = None) -> int:

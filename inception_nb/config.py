@@ -95,7 +95,8 @@ class TrainConfig:
     label_smoothing: float = _option(0.1, "label smoothing of the training loss")
     time_budget: float | None = _option(None, "seconds of training; the schedule is laid over it")
     aux_weight: float = _option(0.3, "weight of the auxiliary classifiers' losses (the paper's 0.3)")
-    amp: bool = _option(True, "mixed precision (CUDA only)")
+    amp: bool = _option(True, "allow mixed precision: bfloat16 on a GPU or a CPU that computes it natively "
+                    "(AMX, AVX512_BF16), float16 on older GPUs; float32 everywhere else")
     channels_last: bool | None = _option(None, "channels-last memory format; None: on for CUDA and CPU")
     matmul_convs: bool | None = _option(None, "1x1 and tiny-map convs as matrix products; None: on for CPU")
     device: str | None = _option(None, "cpu, cuda, cuda:1, mps; None: cuda, then mps, then cpu")

@@ -1,6 +1,7 @@
 """The seed post's loops, fit, checkpoints and resume, on a small slice of Fashion-MNIST."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from inception_nb.training.checkpoint import CheckpointError, atomic_save, load_
 from inception_nb.config import TrainConfig
 from inception_nb.loops import TrainingDiverged, train
 from inception_nb.training.fit import fit
-from inception_nb.training import schedule
+from inception_nb.training import runtime, schedule
 from inception_nb.training.schedule import lr_at
 from inception_nb.loops import test as evaluate
 from inception_nb.training.history import History
@@ -257,3 +258,27 @@ def test_fit_records_a_learning_curve_inside_each_epoch(small_data, finished_run
     assert steps[-1].images_seen == history.images_seen
     assert all(s.train_loss > 0 and 0 <= s.train_acc <= 1 for s in steps)
     assert History.load(run / "history.json").steps == steps
+
+
+def test_precision_is_bfloat16_only_where_the_cpu_computes_it_and_amp_allows_it(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    assert runtime.precision(cpu) == (torch.bfloat16, "bfloat16 autocast (this CPU has AMX or AVX512_BF16)")
+    assert runtime.precision(cpu, enabled=False)[0] is None
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
+    dtype, why = runtime.precision(cpu)
+    assert dtype is None and why == "float32 (no native bfloat16 on this CPU)"
+
+
+def test_a_bfloat16_run_learns_and_saves_float32_weights_that_load_anywhere(small_data, tmp_path, monkeypatch, capsys):
+    fit_module = sys.modules[fit.__module__]  # the module, which the package's `fit` function name shadows
+    monkeypatch.setattr(fit_module, "precision", lambda device, enabled: (torch.bfloat16, "bfloat16 (forced here)"))
+    history = fit(small_model(), small_data, config(tmp_path, epochs=1))
+    assert "precision: bfloat16 (forced here)" in capsys.readouterr().out
+    before = small_model().state_dict()
+    assert all(map(math.isfinite, (history.epochs[0].train_loss, history.epochs[0].test_loss)))
+    weights = torch.load(tmp_path / "run" / "best.pt", weights_only=True)["state_dict"]
+    assert {tensor.dtype for tensor in weights.values() if tensor.is_floating_point()} == {torch.float32}
+    assert any(not torch.equal(weights[name], before[name]) for name in before), "the weights moved"
+    model, _ = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert all(p.dtype == torch.float32 for p in model.parameters())

@@ -15,14 +15,15 @@ from ..loops import model_device, to_device, train_step
 from .schedule import make_optimizer
 from .fastconv import matmul_convs
 from ..predict import predict_probabilities
-from .runtime import autocast_dtype, pick_device, prepare_model, uses_channels_last, uses_matmul_convs
+from .runtime import pick_device, precision, prepare_model, uses_channels_last, uses_matmul_convs
 
 
-def matmul_peak_gflops(size: int = 2048, repeats: int = 10, device=None) -> float:
-    """Return the best float32 GFLOP/s of a square matrix multiply on this machine (or device)."""
+def matmul_peak_gflops(size: int = 2048, repeats: int = 10, device=None, dtype: torch.dtype | None = None) -> float:
+    """Return the best GFLOP/s of a square matrix multiply in `dtype` (None: float32) on this machine (or device)."""
     device = torch.device(device or "cpu")
     size = size * 4 if device.type == "cuda" else size
-    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    dtype = dtype or torch.float32
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
     a @ b  # warm-up: the first call pays for thread start-up
     best = float("inf")
     for _ in range(repeats):
@@ -89,20 +90,22 @@ def predict_latency_ms(model: nn.Module, image: torch.Tensor, repeats: int = 20)
 
 
 def run_bench(image_size: int | None = None, batch_size: int | None = None, steps: int = 8,
-              verbose: bool = True, device: str | None = None, compile: bool = False) -> dict:
+              verbose: bool = True, device: str | None = None, compile: bool = False, amp: bool = True) -> dict:
     """Measure everything in one run on the same threads; return the figures as a dict."""
     import torchvision
 
     device = pick_device(device)
-    autocast = autocast_dtype(device)  # bf16 (or fp16) on CUDA, as fit trains there
+    autocast, why = precision(device, amp)  # as fit trains: bfloat16 where the hardware computes it natively
 
     profile = get_profile("cpu")
     image_size = image_size or profile.data.image_size
     batch_size = batch_size or profile.data.batch_size
     say = print if verbose else (lambda *a, **k: None)
     torch.manual_seed(0)
-    peak = matmul_peak_gflops(device=device)
-    say(f"matmul peak: {peak:.1f} GFLOP/s on {torch.get_num_threads()} threads")
+    peak = matmul_peak_gflops(device=device, dtype=autocast)  # the peak of the precision that runs
+    say(f"precision: {why}")
+    say(f"matmul peak: {peak:.1f} GFLOP/s ({str(autocast or torch.float32).removeprefix('torch.')}) "
+        f"on {torch.get_num_threads()} threads")
 
     channels = profile.data.channels
     loss_fn = nn.CrossEntropyLoss(label_smoothing=profile.train.label_smoothing)
@@ -122,7 +125,7 @@ def run_bench(image_size: int | None = None, batch_size: int | None = None, step
     tv = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True, num_classes=10).to(device)
     tv_images = torch.randn(batch_size, 3, image_size, image_size)
     tv_s = time_train_steps(tv, torch.optim.SGD(tv.parameters(), lr=0.01, momentum=0.9), loss_fn, tv_images, labels,
-                            steps)
+                            steps, amp_dtype=autocast)  # the same precision as ours
     say(f"torchvision googlenet: {batch_size / tv_s:.0f} img/s")
 
     # The heavier pipeline with crop+flip augmentation, so the ratio to training is a lower bound.
@@ -132,6 +135,7 @@ def run_bench(image_size: int | None = None, batch_size: int | None = None, step
     result = {
         "device": str(device), "image_size": image_size, "batch_size": batch_size,
         "threads": torch.get_num_threads(),
+        "precision": str(autocast or torch.float32).removeprefix("torch."),
         "peak_gflops": round(peak, 2),
         "ours_img_s": round(batch_size / ours_s, 1),
         "torchvision_img_s": round(batch_size / tv_s, 1),

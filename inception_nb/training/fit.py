@@ -22,7 +22,7 @@ from .fastconv import matmul_convs
 from .history import EpochRecord, History, StepRecord
 from .runfolder import check_run_folder, describe_resume, hold_run_folder, interrupts_held, write_epoch_files
 from .runtime import (
-    autocast_dtype, is_main_process, pick_device, prepare_model, say, sync_buffers, uses_channels_last,
+    is_main_process, precision, pick_device, prepare_model, say, sync_buffers, uses_channels_last,
     uses_matmul_convs, wrap_distributed,
 )
 from .schedule import Schedule, make_optimizer
@@ -113,7 +113,7 @@ class _Run:
             # The learning curve too, but only the finished epochs': the interrupted one is trained again.
             history.steps[:] = [s for s in earlier.steps if s.epoch <= self.start_epoch - 1]
         self.train_model = wrap_distributed(model, device)
-        self.amp_dtype = autocast_dtype(device, config.amp)
+        self.amp_dtype, self.precision = precision(device, config.amp)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.eval_loss_fn = nn.CrossEntropyLoss()
@@ -157,6 +157,7 @@ def _train_epoch(run: _Run, epoch: int, history: History) -> tuple[float, float,
 def _train_epochs(model: nn.Module, data, config: TrainConfig, device: torch.device, resume,
                   out_dir: Path | None, history: History) -> History:
     run = _Run(model, data, config, device, resume, history)
+    say(f"precision: {run.precision}")
     with matmul_convs(model, enabled=uses_matmul_convs(device, config.matmul_convs)):
         for epoch in range(run.start_epoch, config.epochs + 1):
             if run.schedule.out_of_time():

@@ -4,6 +4,7 @@ and the torchrun process group."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -11,9 +12,9 @@ from torch import nn
 
 from ..checks import check_device
 
-__all__ = ["pick_device", "autocast_dtype", "uses_channels_last", "uses_matmul_convs", "prepare_model",
-           "init_distributed", "close_distributed", "world_size", "is_main_process", "sync_buffers", "wrap_distributed",
-           "say"]
+__all__ = ["pick_device", "cpu_has_native_bf16", "precision", "autocast_dtype", "uses_channels_last",
+           "uses_matmul_convs", "prepare_model", "init_distributed", "close_distributed", "world_size",
+           "is_main_process", "sync_buffers", "wrap_distributed", "say"]
 
 
 def pick_device(name: str | torch.device | None = None) -> torch.device:
@@ -27,11 +28,31 @@ def pick_device(name: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AMX or AVX512_BF16 among /proc/cpuinfo's flags)."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:  # not Linux: nothing to read the flags from, so assume it emulates bfloat16 (slowly)
+        return False
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
+
+
+def precision(device: torch.device, enabled: bool = True) -> tuple[torch.dtype | None, str]:
+    """Return the autocast dtype for `device` (None: full precision) and the reason, in words."""
+    if not enabled:
+        return None, "float32 (mixed precision switched off: amp=False)"
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return torch.bfloat16, "bfloat16 autocast (this GPU computes it natively)"
+        return torch.float16, "float16 autocast with loss scaling (this GPU has no bfloat16)"
+    if device.type == "cpu" and cpu_has_native_bf16():
+        return torch.bfloat16, "bfloat16 autocast (this CPU has AMX or AVX512_BF16)"
+    return None, f"float32 (no native bfloat16 on this {device.type.upper()})"
+
+
 def autocast_dtype(device: torch.device, enabled: bool = True) -> torch.dtype | None:
-    """Return the mixed-precision dtype for `device` (bf16, else fp16, on CUDA), or None for full precision."""
-    if not enabled or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    """Return the mixed-precision dtype `precision` chooses for `device`, or None for full precision."""
+    return precision(device, enabled)[0]
 
 
 def uses_channels_last(device: torch.device, requested: bool | None = None) -> bool:
