@@ -1,9 +1,11 @@
 """Profile training steps of the default CPU recipe and print where the time goes, by operator.
 
 Backs the analysis in docs/performance.md of why a train step reaches only part of the matmul peak:
-    python scripts/profile_step.py [--steps 5] [--plain]
+    python scripts/profile_step.py [--steps 5] [--plain] [--no-amp]
+    python scripts/profile_step.py --compare     # img/s with and without matrix-product convs, per precision
 
-`--plain` profiles the model as oneDNN runs it, without fit's matrix-product convolutions.
+`--plain` profiles the model as oneDNN runs it, without fit's matrix-product convolutions. The precision is the one
+`fit` chooses here (bfloat16 on a CPU with AMX or AVX512_BF16) unless `--no-amp` asks for float32.
 """
 
 from __future__ import annotations
@@ -13,11 +15,35 @@ import argparse
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from inception_nb.training.bench import train_step_flops
 from inception_nb.config import get_profile
-from inception_nb.training.schedule import make_optimizer
 from inception_nb.loops import train_step
+from inception_nb.training.bench import time_train_steps, train_step_flops
 from inception_nb.training.fastconv import matmul_convs
+from inception_nb.training.runtime import precision
+from inception_nb.training.schedule import make_optimizer
+
+
+def compare(rounds: int = 3, steps: int = 8) -> None:
+    """Time the step with and without matrix-product convolutions in each precision, alternated in one run."""
+    recipe = get_profile("cpu")
+    size, channels, batch = recipe.data.image_size, recipe.data.channels, recipe.data.batch_size
+    native = precision(torch.device("cpu"))[0]
+    dtypes = [None] + ([native] if native is not None else [])
+    torch.manual_seed(0)
+    images, labels = torch.randn(batch, channels, size, size), torch.randint(0, 10, (batch,))
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.train.label_smoothing)
+    rates: dict[tuple[str, str], list[float]] = {}
+    for _ in range(rounds):
+        for dtype in dtypes:
+            for convs in ("oneDNN", "matmul"):
+                model = recipe.model.build(num_classes=10, in_channels=channels)
+                with matmul_convs(model, enabled=convs == "matmul"):
+                    seconds = time_train_steps(model, make_optimizer(model, recipe.train), loss_fn, images, labels,
+                                               steps, channels_last=True, amp_dtype=dtype)
+                name = str(dtype or torch.float32).removeprefix("torch.")
+                rates.setdefault((name, convs), []).append(batch / seconds)
+    for (name, convs), values in rates.items():
+        print(f"{name:>9} {convs:>7} convs: " + ", ".join(f"{v:.0f}" for v in values) + " img/s")
 
 
 def main() -> None:
@@ -25,9 +51,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--plain", action="store_true", help="every convolution through oneDNN")
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
+                        help="the precision fit chooses (--no-amp: float32)")
+    parser.add_argument("--compare", action="store_true", help="time both kinds of convolution in each precision")
     args = parser.parse_args()
+    if args.compare:
+        return compare()
     recipe = get_profile("cpu")
     size, channels, batch = recipe.data.image_size, recipe.data.channels, recipe.data.batch_size
+    dtype, why = precision(torch.device("cpu"), args.amp)
+    print(f"precision: {why}")
     torch.manual_seed(0)
     model = recipe.model.build(num_classes=10, in_channels=channels).to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, recipe.train)
@@ -36,7 +69,7 @@ def main() -> None:
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.train.label_smoothing)
 
     def step() -> None:
-        train_step(model, images, labels, loss_fn, optimizer)
+        train_step(model, images, labels, loss_fn, optimizer, autocast_dtype=dtype)
 
     with matmul_convs(model, enabled=not args.plain):
         for _ in range(3):
@@ -46,10 +79,10 @@ def main() -> None:
                 step()
         flops = train_step_flops(model, images, labels)
     events = prof.key_averages()
-    print(events.table(sort_by="self_cpu_time_total", row_limit=15))
+    print(events.table(sort_by="self_cpu_time_total", row_limit=20))
     total = sum(e.self_cpu_time_total for e in events)
-    kinds = {"oneDNN convolution": ("convolution", "mkldnn"), "matrix products": ("aten::mm", "aten::addmm"),
-             "BatchNorm": ("batch_norm",), "AdamW": ("adamw",)}
+    kinds = {"oneDNN convolution": ("convolution", "mkldnn"), "matrix products": ("aten::mm", "aten::addmm", "bmm"),
+             "BatchNorm": ("batch_norm",), "AdamW": ("adamw",), "dtype casts": ("aten::to", "_to_copy", "copy_")}
     for kind, keys in kinds.items():
         share = sum(e.self_cpu_time_total for e in events if any(k in e.key.lower() for k in keys)) / total
         print(f"{kind:>20}: {share:5.1%} of self CPU time")

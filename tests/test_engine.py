@@ -120,7 +120,9 @@ def test_load_checkpoint_rebuilds_model_and_preprocessing(small_data, finished_r
     assert info.mean == tuple(small_data.mean) and info.preset == "seed"
     assert state_equal(model.cpu(), loaded)
     x = torch.randn(4, 1, 32, 32)
-    assert torch.allclose(model.eval()(x), loaded(x))
+    # The trained model sits in channels-last memory, the loaded one in the default layout: the same weights, but
+    # the convolutions sum in another order, so float32 rounding differs (measured up to 3e-7 on logits near 0.1).
+    assert torch.allclose(model.eval()(x), loaded(x), atol=1e-6)
 
 
 def test_atomic_write_keeps_previous_checkpoint_when_save_fails(tmp_path, monkeypatch):

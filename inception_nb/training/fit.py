@@ -175,9 +175,9 @@ def _train_epochs(model: nn.Module, data, config: TrainConfig, device: torch.dev
                                  "(Ctrl-C again to stop now and drop this epoch)") as held:
                 seconds = run.schedule.end_epoch()
                 sync_buffers(model)
+                # Evaluated in full precision, as the float32 checkpoint is: `evaluate` on best.pt gives this number.
                 test_acc, test_loss = test(_progress(data.test, config.progress, desc="test", leave=False), model,
-                                           run.eval_loss_fn, autocast_dtype=run.amp_dtype,
-                                           channels_last=run.channels_last)
+                                           run.eval_loss_fn, channels_last=run.channels_last)
                 held.shielded = True  # one epoch's files are written all together, or not at all
                 record = EpochRecord(epoch, train_acc, train_loss, test_acc, test_loss, run.schedule.lr, seconds,
                                      history.images_seen + images)
