@@ -99,6 +99,12 @@ FACTS: list[Fact] = [
     # Measurements recorded in docs/performance.md (one run each; the notebooks say so where they cite them)
     Fact("90.23 %", "test accuracy of the cpu profile's two epochs on two idle cores", "docs/performance.md",
          lambda: _in_doc("docs/performance.md", "90.23 % after 119,808 images")),
+    Fact("90.24", "lowest of three float32 seeds of the cpu profile on a CPU with AMX", "docs/performance.md",
+         lambda: _in_doc("docs/performance.md", "| 2 | 90.24 % | 90.09 % |")),
+    Fact("90.32 %", "highest of three float32 seeds of the cpu profile on a CPU with AMX", "docs/performance.md",
+         lambda: _in_doc("docs/performance.md", "| 1 | 90.32 % | 90.49 % |")),
+    Fact("90.49 %", "highest of three bfloat16 seeds of the cpu profile on a CPU with AMX", "docs/performance.md",
+         lambda: _in_doc("docs/performance.md", "| 1 | 90.32 % | 90.49 % |")),
     Fact("0.4 points", "recipe M (no dropout) against L (the post's dropout 0.4): 90.38 % - 89.94 %",
          "docs/performance.md, the fast recipe table", lambda: _in_doc("docs/performance.md", "gained 0.4 points")),
     Fact("2.8 points", "recipe Q (crop + flip augmentation) against M: 87.56 % - 90.38 %",

@@ -89,7 +89,7 @@ def test_requirements_txt_is_the_install_make_setup_runs():
     makefile = (ROOT / "Makefile").read_text()
     setup = re.search(r"^\t\$\(PY\) -m pip install (.*)$", makefile, flags=re.M)
     assert setup, "the Makefile's setup target must pip install the package"
-    # options that change what pip prints or whether it byte-compiles, not what it installs
+    # options that change what pip prints or when bytecode is compiled, not what it installs
     args = [a for a in setup[1].split() if a not in ("--quiet", "--disable-pip-version-check", "--no-compile")]
     assert args == ["-r", "requirements.txt"], f"make setup must install requirements.txt, not {args}"
     stamp = re.search(r"^\$\(STAMP\): (.*)$", makefile, flags=re.M)
