@@ -63,7 +63,7 @@ def uses_channels_last(device: torch.device, requested: bool | None = None) -> b
 
 def uses_matmul_convs(device: torch.device, requested: bool | None = None) -> bool:
     """Whether training runs the 1x1 and tiny-map convolutions as matrix products (fastconv.py)."""
-    # Exact rewrites measured 1.3-1.5x faster per step on CPU; unmeasured elsewhere, so off there.
+    # Exact rewrites measured 1.3-1.7x faster per step on CPU (docs/performance.md); unmeasured elsewhere, so off there.
     return device.type == "cpu" if requested is None else requested
 
 
