@@ -19,7 +19,7 @@ from inception_nb.config import get_profile
 from inception_nb.loops import train_step
 from inception_nb.training.bench import time_train_steps, train_step_flops
 from inception_nb.training.fastconv import matmul_convs
-from inception_nb.training.runtime import precision
+from inception_nb.training.runtime import dtype_name, precision
 from inception_nb.training.schedule import make_optimizer
 
 
@@ -40,8 +40,7 @@ def compare(rounds: int = 3, steps: int = 8) -> None:
                 with matmul_convs(model, enabled=convs == "matmul"):
                     seconds = time_train_steps(model, make_optimizer(model, recipe.train), loss_fn, images, labels,
                                                steps, channels_last=True, amp_dtype=dtype)
-                name = str(dtype or torch.float32).removeprefix("torch.")
-                rates.setdefault((name, convs), []).append(batch / seconds)
+                rates.setdefault((dtype_name(dtype), convs), []).append(batch / seconds)
     for (name, convs), values in rates.items():
         print(f"{name:>9} {convs:>7} convs: " + ", ".join(f"{v:.0f}" for v in values) + " img/s")
 
@@ -82,7 +81,7 @@ def main() -> None:
     print(events.table(sort_by="self_cpu_time_total", row_limit=20))
     total = sum(e.self_cpu_time_total for e in events)
     kinds = {"oneDNN convolution": ("convolution", "mkldnn"), "matrix products": ("aten::mm", "aten::addmm", "bmm"),
-             "BatchNorm": ("batch_norm",), "AdamW": ("adamw",), "dtype casts": ("aten::to", "_to_copy", "copy_")}
+             "BatchNorm": ("batch_norm",), "AdamW": ("adamw",), "copies and casts": ("aten::to", "_to_copy", "copy_")}
     for kind, keys in kinds.items():
         share = sum(e.self_cpu_time_total for e in events if any(k in e.key.lower() for k in keys)) / total
         print(f"{kind:>20}: {share:5.1%} of self CPU time")

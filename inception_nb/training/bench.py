@@ -15,7 +15,7 @@ from ..loops import model_device, to_device, train_step
 from .schedule import make_optimizer
 from .fastconv import matmul_convs
 from ..predict import predict_probabilities
-from .runtime import pick_device, precision, prepare_model, uses_channels_last, uses_matmul_convs
+from .runtime import dtype_name, pick_device, precision, prepare_model, uses_channels_last, uses_matmul_convs
 
 
 def matmul_peak_gflops(size: int = 2048, repeats: int = 10, device=None, dtype: torch.dtype | None = None) -> float:
@@ -104,7 +104,7 @@ def run_bench(image_size: int | None = None, batch_size: int | None = None, step
     torch.manual_seed(0)
     peak = matmul_peak_gflops(device=device, dtype=autocast)  # the peak of the precision that runs
     say(f"precision: {why}")
-    say(f"matmul peak: {peak:.1f} GFLOP/s ({str(autocast or torch.float32).removeprefix('torch.')}) "
+    say(f"matmul peak: {peak:.1f} GFLOP/s ({dtype_name(autocast)}) "
         f"on {torch.get_num_threads()} threads")
 
     channels = profile.data.channels
@@ -135,7 +135,7 @@ def run_bench(image_size: int | None = None, batch_size: int | None = None, step
     result = {
         "device": str(device), "image_size": image_size, "batch_size": batch_size,
         "threads": torch.get_num_threads(),
-        "precision": str(autocast or torch.float32).removeprefix("torch."),
+        "precision": dtype_name(autocast),
         "peak_gflops": round(peak, 2),
         "ours_img_s": round(batch_size / ours_s, 1),
         "torchvision_img_s": round(batch_size / tv_s, 1),

@@ -12,9 +12,9 @@ from torch import nn
 
 from ..checks import check_device
 
-__all__ = ["pick_device", "cpu_has_native_bf16", "precision", "autocast_dtype", "uses_channels_last",
-           "uses_matmul_convs", "prepare_model", "init_distributed", "close_distributed", "world_size",
-           "is_main_process", "sync_buffers", "wrap_distributed", "say"]
+__all__ = ["pick_device", "cpu_has_native_bf16", "precision", "dtype_name", "uses_channels_last", "uses_matmul_convs",
+           "prepare_model", "init_distributed", "close_distributed", "world_size", "is_main_process", "sync_buffers",
+           "wrap_distributed", "say"]
 
 
 def pick_device(name: str | torch.device | None = None) -> torch.device:
@@ -50,9 +50,9 @@ def precision(device: torch.device, enabled: bool = True) -> tuple[torch.dtype |
     return None, f"float32 (no native bfloat16 on this {device.type.upper()})"
 
 
-def autocast_dtype(device: torch.device, enabled: bool = True) -> torch.dtype | None:
-    """Return the mixed-precision dtype `precision` chooses for `device`, or None for full precision."""
-    return precision(device, enabled)[0]
+def dtype_name(autocast: torch.dtype | None) -> str:
+    """Return the name of the precision an autocast dtype from `precision` runs in ("float32" for None)."""
+    return str(autocast or torch.float32).removeprefix("torch.")
 
 
 def uses_channels_last(device: torch.device, requested: bool | None = None) -> bool:
@@ -63,7 +63,7 @@ def uses_channels_last(device: torch.device, requested: bool | None = None) -> b
 
 def uses_matmul_convs(device: torch.device, requested: bool | None = None) -> bool:
     """Whether training runs the 1x1 and tiny-map convolutions as matrix products (fastconv.py)."""
-    # Exact rewrites measured 1.3-1.7x faster per step on CPU (docs/performance.md); unmeasured elsewhere, so off there.
+    # Exact rewrites measured 1.3-1.7x faster per step on CPU (docs/performance.md); unmeasured elsewhere: off there.
     return device.type == "cpu" if requested is None else requested
 
 
