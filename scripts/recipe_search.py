@@ -1,12 +1,18 @@
-"""Train candidate CPU recipes for the same time budget and print one table row each.
+"""Train candidate CPU recipes for the same time budget (or number of epochs) and print one table row each.
 
 Used to choose the `cpu` profile (docs/performance.md); run on an otherwise idle machine:
     python scripts/recipe_search.py --budget 300 A B C
+    python scripts/recipe_search.py --epochs 2 --seeds 0 1 2 --ema 0.99 M R S   # notebook 02's length
+
+Each row also reports two things the recipe does not use, measured on the same trained weights: an
+exponential moving average of the weights (`--ema`), and test-time flips (the mean of the softmax of
+each test image and its mirror image).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from dataclasses import replace
@@ -29,7 +35,7 @@ NATIVE = {"image_size": FASHION_MNIST_SIZE}
 
 # L to Q are the neighbours of the cpu profile: each states how it differs from the profile (M itself).
 CPU = get_profile("cpu")
-NEAR_CPU = {"L", "M", "N", "O", "P", "Q"}
+NEAR_CPU = {"L", "M", "N", "O", "P", "Q", "R", "S", "T", "U", "V", "W", "X"}
 PRESET_DROPOUT = {"dropout": None}
 
 CANDIDATES = {
@@ -55,6 +61,13 @@ CANDIDATES = {
     "O": dict(note="M with lr 4e-3", data={}, train={"lr": 4e-3}),
     "P": dict(note="O with a 5 % warm-up instead of 15 %", data={}, train={"lr": 4e-3, "warmup": 0.05}),
     "Q": dict(note="M with random crop + flip augmentation", data={"augment": True}, train={}),
+    "R": dict(note="M with batches of 96", data={"batch_size": 96}, train={}),
+    "S": dict(note="M with batches of 64, lr 2e-3", data={"batch_size": 64}, train={"lr": 2e-3}),
+    "T": dict(note="M with label smoothing 0.05", data={}, train={"label_smoothing": 0.05}),
+    "U": dict(note="M with weight decay 0.1", data={}, train={"weight_decay": 0.1}),
+    "V": dict(note="M with a 25 % warm-up", data={}, train={"warmup": 0.25}),
+    "W": dict(note="M with the auxiliary classifiers (weight 0.3)", data={}, train={}, model={"aux_logits": True}),
+    "X": dict(note="M with batches of 256", data={"batch_size": 256}, train={}),
 }
 
 
@@ -66,30 +79,87 @@ def recipe(name: str) -> tuple[DataConfig, TrainConfig, ModelConfig]:
     return (replace(data, **spec["data"]), replace(train, **spec["train"]), replace(model, **spec.get("model", {})))
 
 
-def run(name: str, budget: float) -> dict:
-    """Train one candidate for `budget` seconds; return its results row."""
+class WeightAverage:
+    """An exponential moving average of a model's floating-point weights and buffers, updated after every step."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.model, self.decay, self.steps, self.average = model, decay, 0, None
+        # A global hook: fit builds its optimizer itself, and this script should not need a way into it.
+        self.handle = torch.optim.optimizer.register_optimizer_step_post_hook(self.update)
+
+    def tensors(self) -> list[torch.Tensor]:
+        return [t for t in self.model.state_dict().values() if t.dtype.is_floating_point]
+
+    @torch.no_grad()
+    def update(self, *_) -> None:
+        self.steps += 1
+        if self.average is None:
+            self.average = [t.detach().clone() for t in self.tensors()]
+            return
+        # The usual warm-up of the decay, so the first, random weights do not linger in a short run.
+        decay = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        for average, current in zip(self.average, self.tensors()):
+            average.lerp_(current, 1 - decay)
+
+    def averaged_model(self) -> torch.nn.Module:
+        self.handle.remove()
+        averaged = copy.deepcopy(self.model)
+        with torch.no_grad():
+            for target, average in zip([t for t in averaged.state_dict().values() if t.dtype.is_floating_point],
+                                       self.average):
+                target.copy_(average)
+        return averaged
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, loader, flips: bool = False) -> float:
+    """Test accuracy in float32; with `flips`, of the mean softmax of each image and its mirror image."""
+    model.eval()
+    correct = seen = 0
+    for images, labels in loader:
+        images = images.contiguous(memory_format=torch.channels_last)
+        probabilities = model(images).softmax(1)
+        if flips:
+            probabilities = probabilities + model(images.flip(3)).softmax(1)
+        correct += (probabilities.argmax(1) == labels).sum().item()
+        seen += len(labels)
+    return correct / seen
+
+
+def run(name: str, budget: float | None, epochs: int, seed: int, ema: float) -> dict:
+    """Train one candidate for `budget` seconds (or `epochs` epochs when budget is None); return its results row."""
     data_config, train_config, model_config = recipe(name)
     data = load_data(data_config)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = model_config.build(num_classes=10, in_channels=data.channels)
-    config = replace(train_config, time_budget=budget, epochs=100, progress=False,
-                     out_dir=str(RUNS_DIR / f"recipe-{name}"))
+    config = replace(train_config, time_budget=budget, epochs=epochs if budget is None else 100, seed=seed,
+                     progress=False, out_dir=str(RUNS_DIR / f"recipe-{name}"))
+    average = WeightAverage(model, ema) if ema else None
     start = time.perf_counter()
     # A search reruns its letters on purpose: each run replaces that letter's previous result.
     history = fit(model, data, config, overwrite=True)
-    return {"recipe": name, "note": CANDIDATES[name]["note"], "test_acc": history.last.test_acc,
-            "images_seen": history.images_seen, "train_seconds": round(history.seconds, 1),
-            "wall_seconds": round(time.perf_counter() - start, 1)}
+    row = {"recipe": name, "note": CANDIDATES[name]["note"], "seed": seed, "test_acc": history.last.test_acc,
+           "best_test_acc": history.best_test_acc, "images_seen": history.images_seen,
+           "train_seconds": round(history.seconds, 1), "wall_seconds": round(time.perf_counter() - start, 1),
+           "flip_test_acc": accuracy(model, data.test, flips=True)}
+    if average is not None:
+        row["ema_test_acc"] = accuracy(average.averaged_model(), data.test)
+    return row
 
 
 def main() -> None:
     """Run the named candidates in turn and print a JSON line per result."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="+", choices=sorted(CANDIDATES))
-    parser.add_argument("--budget", type=float, default=300)
+    parser.add_argument("--budget", type=float, default=300, help="seconds of training per run")
+    parser.add_argument("--epochs", type=int, help="train this many epochs instead of a time budget")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed (weights and order)")
+    parser.add_argument("--ema", type=float, default=0.0, help="also report a weight average with this decay")
     args = parser.parse_args()
     for name in args.names:
-        print(json.dumps(run(name, args.budget)), flush=True)
+        for seed in args.seeds:
+            row = run(name, None if args.epochs else args.budget, args.epochs or 100, seed, args.ema)
+            print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":
