@@ -18,9 +18,12 @@ import time
 from dataclasses import replace
 
 import torch
+from torch import nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from inception_nb.config import DataConfig, ModelConfig, TrainConfig, get_profile
 from inception_nb.data import FASHION_MNIST_SIZE, load_data
+from inception_nb.loops import test
 from inception_nb.training.fit import fit
 from inception_nb.paths import RUNS_DIR
 
@@ -79,60 +82,62 @@ def recipe(name: str) -> tuple[DataConfig, TrainConfig, ModelConfig]:
     return (replace(data, **spec["data"]), replace(train, **spec["train"]), replace(model, **spec.get("model", {})))
 
 
+def floating_tensors(model: nn.Module) -> list[torch.Tensor]:
+    """The model's floating-point weights and buffers (BatchNorm's step counters are integers)."""
+    return [t for t in model.state_dict().values() if t.dtype.is_floating_point]
+
+
 class WeightAverage:
     """An exponential moving average of a model's floating-point weights and buffers, updated after every step."""
 
-    def __init__(self, model: torch.nn.Module, decay: float):
+    def __init__(self, model: nn.Module, decay: float):
         self.model, self.decay, self.steps, self.average = model, decay, 0, None
         # A global hook: fit builds its optimizer itself, and this script should not need a way into it.
-        self.handle = torch.optim.optimizer.register_optimizer_step_post_hook(self.update)
-
-    def tensors(self) -> list[torch.Tensor]:
-        return [t for t in self.model.state_dict().values() if t.dtype.is_floating_point]
+        self.handle = register_optimizer_step_post_hook(self.update)
 
     @torch.no_grad()
     def update(self, *_) -> None:
         self.steps += 1
         if self.average is None:
-            self.average = [t.detach().clone() for t in self.tensors()]
+            self.average = [t.detach().clone() for t in floating_tensors(self.model)]
             return
         # The usual warm-up of the decay, so the first, random weights do not linger in a short run.
         decay = min(self.decay, (1 + self.steps) / (10 + self.steps))
-        for average, current in zip(self.average, self.tensors()):
+        for average, current in zip(self.average, floating_tensors(self.model)):
             average.lerp_(current, 1 - decay)
 
-    def averaged_model(self) -> torch.nn.Module:
+    def averaged_model(self) -> nn.Module:
         self.handle.remove()
         averaged = copy.deepcopy(self.model)
         with torch.no_grad():
-            for target, average in zip([t for t in averaged.state_dict().values() if t.dtype.is_floating_point],
-                                       self.average):
+            for target, average in zip(floating_tensors(averaged), self.average):
                 target.copy_(average)
         return averaged
 
 
-@torch.no_grad()
-def accuracy(model: torch.nn.Module, loader, flips: bool = False) -> float:
-    """Test accuracy in float32; with `flips`, of the mean softmax of each image and its mirror image."""
-    model.eval()
-    correct = seen = 0
-    for images, labels in loader:
-        images = images.contiguous(memory_format=torch.channels_last)
-        probabilities = model(images).softmax(1)
-        if flips:
-            probabilities = probabilities + model(images.flip(3)).softmax(1)
-        correct += (probabilities.argmax(1) == labels).sum().item()
-        seen += len(labels)
-    return correct / seen
+class MirrorAverage(nn.Module):
+    """Test-time flips: the log of the mean softmax of each image and its mirror image, usable as logits."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return ((self.model(images).softmax(1) + self.model(images.flip(3)).softmax(1)) / 2).log()
+
+
+def evaluate_accuracy(model: nn.Module, data) -> float:
+    """Test accuracy in float32, through the package's own evaluation loop."""
+    return test(data.test, model, nn.CrossEntropyLoss(), channels_last=True)[0]
 
 
 def run(name: str, budget: float | None, epochs: int, seed: int, ema: float) -> dict:
-    """Train one candidate for `budget` seconds (or `epochs` epochs when budget is None); return its results row."""
+    """Train one candidate for `budget` seconds (None: `epochs` epochs); return its results row."""
     data_config, train_config, model_config = recipe(name)
     data = load_data(data_config)
     torch.manual_seed(seed)
     model = model_config.build(num_classes=10, in_channels=data.channels)
-    config = replace(train_config, time_budget=budget, epochs=epochs if budget is None else 100, seed=seed,
+    config = replace(train_config, time_budget=budget, epochs=epochs, seed=seed,
                      progress=False, out_dir=str(RUNS_DIR / f"recipe-{name}"))
     average = WeightAverage(model, ema) if ema else None
     start = time.perf_counter()
@@ -141,9 +146,9 @@ def run(name: str, budget: float | None, epochs: int, seed: int, ema: float) -> 
     row = {"recipe": name, "note": CANDIDATES[name]["note"], "seed": seed, "test_acc": history.last.test_acc,
            "best_test_acc": history.best_test_acc, "images_seen": history.images_seen,
            "train_seconds": round(history.seconds, 1), "wall_seconds": round(time.perf_counter() - start, 1),
-           "flip_test_acc": accuracy(model, data.test, flips=True)}
+           "flip_test_acc": evaluate_accuracy(MirrorAverage(model), data)}
     if average is not None:
-        row["ema_test_acc"] = accuracy(average.averaged_model(), data.test)
+        row["ema_test_acc"] = evaluate_accuracy(average.averaged_model(), data)
     return row
 
 
@@ -158,6 +163,7 @@ def main() -> None:
     args = parser.parse_args()
     for name in args.names:
         for seed in args.seeds:
+            # A time budget stops the run, so its epoch count is only a ceiling.
             row = run(name, None if args.epochs else args.budget, args.epochs or 100, seed, args.ema)
             print(json.dumps(row), flush=True)
 
