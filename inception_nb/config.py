@@ -98,7 +98,8 @@ class TrainConfig:
     amp: bool = _option(True, "allow mixed precision: bfloat16 on a GPU or a CPU that computes it natively "
                     "(AMX, AVX512_BF16), float16 on older GPUs; float32 everywhere else")
     channels_last: bool | None = _option(None, "channels-last memory format; None: on for CUDA and CPU")
-    matmul_convs: bool | None = _option(None, "1x1 and tiny-map convs as matrix products; None: on for CPU")
+    matmul_convs: bool | None = _option(None, "1x1 and tiny-map convs as matrix products, a block's three input "
+                                              "1x1s as one; None: on for CPU")
     device: str | None = _option(None, "cpu, cuda, cuda:1, mps; None: cuda, then mps, then cpu")
     seed: int = _option(0, "seeds each epoch's shuffle, augmentation and dropout")
     out_dir: str | None = _option(str(RUNS_DIR / "default"), "folder for best.pt, last.pt, history.json; None "

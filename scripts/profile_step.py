@@ -4,7 +4,8 @@ Backs the analysis in docs/performance.md of why a train step reaches only part 
     python scripts/profile_step.py [--steps 5] [--plain] [--no-amp]
     python scripts/profile_step.py --compare     # img/s with and without matrix-product convs, per precision
 
-`--plain` profiles the model as oneDNN runs it, without fit's matrix-product convolutions. The precision is the one
+`--plain` profiles the model as oneDNN runs it, without fit's rewrites (matrix-product convolutions, shared-input
+blocks: fastconv.py). The precision is the one
 `fit` chooses here (bfloat16 on a CPU with AMX or AVX512_BF16) unless `--no-amp` asks for float32.
 """
 
@@ -17,8 +18,8 @@ from torch.profiler import ProfilerActivity, profile
 
 from inception_nb.config import get_profile
 from inception_nb.loops import train_step
-from inception_nb.training.bench import time_train_steps, train_step_flops
-from inception_nb.training.fastconv import matmul_convs
+from inception_nb.training.bench import matmul_peak_gflops, time_train_steps, train_step_flops
+from inception_nb.training.fastconv import fast_training
 from inception_nb.training.runtime import dtype_name, precision
 from inception_nb.training.schedule import make_optimizer
 
@@ -37,7 +38,7 @@ def compare(rounds: int = 3, steps: int = 8) -> None:
         for dtype in dtypes:
             for convs in ("oneDNN", "matmul"):
                 model = recipe.model.build(num_classes=10, in_channels=channels)
-                with matmul_convs(model, enabled=convs == "matmul"):
+                with fast_training(model, enabled=convs == "matmul"):
                     seconds = time_train_steps(model, make_optimizer(model, recipe.train), loss_fn, images, labels,
                                                steps, channels_last=True, amp_dtype=dtype)
                 rates.setdefault((dtype_name(dtype), convs), []).append(batch / seconds)
@@ -70,7 +71,7 @@ def main() -> None:
     def step() -> None:
         train_step(model, images, labels, loss_fn, optimizer, autocast_dtype=dtype)
 
-    with matmul_convs(model, enabled=not args.plain):
+    with fast_training(model, enabled=not args.plain):
         for _ in range(3):
             step()
         with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -82,12 +83,19 @@ def main() -> None:
     total = sum(e.self_cpu_time_total for e in events)
     kinds = {"oneDNN convolution": ("convolution", "mkldnn"), "matrix products": ("aten::mm", "aten::addmm", "bmm"),
              "BatchNorm": ("batch_norm",), "AdamW": ("adamw",), "copies and casts": ("aten::to", "_to_copy", "copy_")}
-    for kind, keys in kinds.items():
-        share = sum(e.self_cpu_time_total for e in events if any(k in e.key.lower() for k in keys)) / total
+    shares = {kind: sum(e.self_cpu_time_total for e in events if any(k in e.key.lower() for k in keys)) / total
+              for kind, keys in kinds.items()}
+    for kind, share in shares.items():
         print(f"{kind:>20}: {share:5.1%} of self CPU time")
     seconds = total / 1e6 / args.steps
+    peak = matmul_peak_gflops(dtype=dtype)
     print(f"{seconds * 1e3:.0f} ms per step of {batch} images ({batch / seconds:.0f} img/s under the profiler); "
-          f"{flops / 1e9:.2f} GFLOP per step, {flops / seconds / 1e9:.1f} GFLOP/s")
+          f"{flops / 1e9:.2f} GFLOP per step, {flops / seconds / 1e9:.1f} GFLOP/s = {flops / seconds / 1e9 / peak:.2f} "
+          f"of the {dtype_name(dtype)} matmul peak ({peak:.0f} GFLOP/s)")
+    # The ceiling of fusing or removing every memory-bound operator: the convolutions and products alone.
+    products = seconds * (shares["oneDNN convolution"] + shares["matrix products"])
+    print(f"if every other operator took no time: {flops / products / 1e9:.1f} GFLOP/s = "
+          f"{flops / products / 1e9 / peak:.2f} of that peak")
 
 
 if __name__ == "__main__":

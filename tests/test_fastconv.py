@@ -1,4 +1,5 @@
-"""The matrix-product convolutions are exact rewrites: same outputs, same gradients, restored after use."""
+"""The matrix-product convolutions and shared-input blocks are exact rewrites: same outputs, same gradients, same
+BatchNorm statistics, restored after use."""
 
 import copy
 
@@ -9,8 +10,8 @@ from torch import nn
 from inception_nb.data import DataConfig, load_data
 from inception_nb.config import TrainConfig
 from inception_nb.training.fit import fit
-from inception_nb.training.fastconv import MatmulConv2d, matmul_convs
-from inception_nb.model import InceptionV1
+from inception_nb.training.fastconv import MatmulConv2d, SharedInputBlock, fast_training, matmul_convs
+from inception_nb.model import InceptionBlock, InceptionV1
 
 
 def outputs_and_grads(conv: nn.Conv2d, x: torch.Tensor) -> list:
@@ -72,4 +73,60 @@ def test_fit_gives_back_a_model_of_plain_convs(tmp_path):
     torch.manual_seed(0)
     model = InceptionV1(num_classes=10, in_channels=1, preset="seed")
     fit(model, data, TrainConfig(epochs=1, out_dir=None, progress=False, device="cpu", matmul_convs=True))
-    assert not any(isinstance(m, MatmulConv2d) for m in model.modules())
+    assert not any(isinstance(m, (MatmulConv2d, SharedInputBlock)) for m in model.modules())
+
+
+def two_training_steps(block: nn.Module, x: torch.Tensor) -> list:
+    """Outputs of the second call, gradients of input and parameters, and every buffer after both calls."""
+    x = x.detach().clone().requires_grad_()
+    block(x)
+    out = block(x)
+    weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))
+    grads = torch.autograd.grad((out * weights).sum(), [x, *block.parameters()])
+    return [out, *grads, *block.buffers()]
+
+
+@pytest.mark.parametrize("bias, eps", [(True, 1e-5), (False, 1e-3)])  # the seed's and torchvision's convs
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("size", [(1, 1), (3, 3)])
+def test_shared_input_block_matches_the_block_in_training(bias, eps, channels_last, size):
+    torch.manual_seed(0)
+    block = InceptionBlock(12, 4, 5, 6, 2, 3, 4, conv_bias=bias, bn_eps=eps).train()
+    fast = copy.deepcopy(block)
+    fast.__class__ = SharedInputBlock
+    x = torch.randn(5, 12, *size)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    expected, got = two_training_steps(block, x), two_training_steps(fast, x)
+    # output, input grad, one per parameter (6 convs with or without bias, 6 BatchNorms), 6 x 3 BatchNorm buffers
+    assert len(got) == len(expected) == 2 + (24 if bias else 18) + 18
+    assert torch.equal(got[-1], torch.tensor(2))  # num_batches_tracked of the last BatchNorm counted both calls
+    assert not torch.equal(got[-3], torch.zeros_like(got[-3]))  # its running mean moved
+    for a, b in zip(got, expected):  # atol 1e-4: a conv bias before BatchNorm has a true gradient of 0, here ~1e-5
+        assert a.dtype == b.dtype and torch.allclose(a.float(), b.float(), atol=1e-4, rtol=1e-4), (a - b).abs().max()
+
+
+def test_shared_input_block_steps_aside_where_it_cannot_share():
+    torch.manual_seed(0)
+    naive = InceptionBlock(6, 2, 3, 4, 2, 3, 2, reductions=False)  # 3x3 and 5x5 read the input directly
+    mixed = InceptionBlock(6, 2, 3, 4, 2, 3, 2)
+    mixed.branch3[1].momentum = 0.3  # one BatchNorm unlike the others
+    x = torch.randn(4, 6, 3, 3)
+    for block in (naive, mixed, InceptionBlock(6, 2, 3, 4, 2, 3, 2).eval()):
+        fast = copy.deepcopy(block)
+        fast.__class__ = SharedInputBlock
+        assert torch.equal(fast(x), block(x))  # the unchanged path, bit for bit
+        assert all(torch.equal(a, b) for a, b in zip(fast.buffers(), block.buffers()))
+
+
+def test_fast_training_swaps_blocks_and_convs_and_restores_them():
+    model = InceptionV1(num_classes=10, in_channels=1, preset="seed", stem_batchnorm=True)
+    with fast_training(model):
+        assert sum(type(m) is SharedInputBlock for m in model.modules()) == 9
+        assert sum(type(m) is MatmulConv2d for m in model.modules()) == 56
+    with pytest.raises(RuntimeError, match="boom"):
+        with fast_training(model):
+            raise RuntimeError("boom")
+    assert {type(m) for m in model.modules()} & {SharedInputBlock, MatmulConv2d} == set()
+    with fast_training(model, enabled=False):
+        assert not any(type(m) in (SharedInputBlock, MatmulConv2d) for m in model.modules())

@@ -13,7 +13,7 @@ from ..config import DataConfig, get_profile
 from ..data import load_data
 from ..loops import model_device, to_device, train_step
 from .schedule import make_optimizer
-from .fastconv import matmul_convs
+from .fastconv import fast_training
 from ..predict import predict_probabilities
 from .runtime import dtype_name, pick_device, precision, prepare_model, uses_channels_last, uses_matmul_convs
 
@@ -113,7 +113,7 @@ def run_bench(image_size: int | None = None, batch_size: int | None = None, step
     images = torch.randn(batch_size, channels, image_size, image_size)
     labels = torch.randint(0, 10, (batch_size,))
     # As fit trains it: on CPU the 1x1 and tiny-map convolutions run as matrix products (fastconv.py).
-    with matmul_convs(ours, enabled=uses_matmul_convs(device, profile.train.matmul_convs)):
+    with fast_training(ours, enabled=uses_matmul_convs(device, profile.train.matmul_convs)):
         ours_flops = train_step_flops(ours, images.to(device), labels.to(device))
         runner = torch.compile(ours) if compile else ours
         ours_s = time_train_steps(runner, make_optimizer(ours, profile.train), loss_fn, images, labels, steps,

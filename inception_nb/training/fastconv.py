@@ -1,4 +1,4 @@
-"""Convolutions on tiny feature maps as plain matrix products: same weights, same results, faster on CPU.
+"""Convolutions as plain matrix products where that is faster on CPU: same weights, same results.
 
 At 28 x 28 input the later Inception blocks see 2 x 2 and 1 x 1 maps. A 3x3 convolution there spends
 most of its work on padding zeros, and oneDNN's convolution kernels run such skinny shapes at a
@@ -10,21 +10,29 @@ fraction of the speed of one matrix product. Two exact rewrites fix that (docs/p
   ``(H*W*C_out) x (H*W*C_in)``, whose blocks are the kernel's taps: on a 2 x 2 map a 3x3 conv then
   does 16 instead of 36 multiply-adds per channel pair, and a 5x5 one 16 instead of 100.
 
-The model keeps plain ``nn.Conv2d`` layers (what the notebooks print and the post describes);
-:func:`matmul_convs` swaps them for :class:`MatmulConv2d` only while training runs.
+A third rewrite joins the three 1x1 convolutions that read an Inception block's input (the 1x1 branch and the
+two reductions) into one matrix product with one BatchNorm and one ReLU over their stacked channels, then splits
+the result: BatchNorm normalises each channel on its own, so the sums are the same, in one larger product and
+two fewer BatchNorm and ReLU passes per block (:class:`SharedInputBlock`).
+
+The model keeps plain ``nn.Conv2d`` layers and blocks (what the notebooks print and the post describes);
+:func:`matmul_convs` swaps the convolutions for :class:`MatmulConv2d`, and :func:`fast_training` the blocks too,
+only while training runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["MatmulConv2d", "matmul_convs"]
+from ..model import InceptionBlock
+
+__all__ = ["MatmulConv2d", "SharedInputBlock", "fast_training", "matmul_convs"]
 
 
 @lru_cache(maxsize=64)
@@ -81,3 +89,59 @@ def matmul_convs(model: nn.Module, enabled: bool = True) -> Iterator[int]:
     finally:
         for module in swapped:
             module.__class__ = nn.Conv2d
+
+
+class SharedInputBlock(InceptionBlock):
+    """An InceptionBlock whose three 1x1 convolutions on the input run as one in training; otherwise unchanged."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return the same output as ``InceptionBlock.forward``, and update the same BatchNorm statistics."""
+        heads = [self.branch1, self.branch2, self.branch3]
+        if not (self.training and _shareable(heads)):
+            return super().forward(x)
+        convs, norms = [head[0] for head in heads], [head[1] for head in heads]
+        sizes = [conv.out_channels for conv in convs]
+        weight = torch.cat([conv.weight for conv in convs]).flatten(1)
+        bias = None if convs[0].bias is None else torch.cat([conv.bias for conv in convs])
+        stacked = F.linear(x.permute(0, 2, 3, 1), weight, bias).permute(0, 3, 1, 2)
+        mean, var = torch.cat([bn.running_mean for bn in norms]), torch.cat([bn.running_var for bn in norms])
+        stacked = F.batch_norm(stacked, mean, var, torch.cat([bn.weight for bn in norms]),
+                               torch.cat([bn.bias for bn in norms]), True, norms[0].momentum, norms[0].eps)
+        with torch.no_grad():  # F.batch_norm updated the stacked copies of the statistics; hand them back
+            for bn, bn_mean, bn_var in zip(norms, mean.split(sizes), var.split(sizes)):
+                bn.running_mean.copy_(bn_mean)
+                bn.running_var.copy_(bn_var)
+                bn.num_batches_tracked.add_(1)
+        ones, reduced3, reduced5 = F.relu(stacked, inplace=True).split(sizes, dim=1)
+        return torch.cat([ones, self.branch2[3:](reduced3), self.branch3[3:](reduced5), self.branch4(x)], dim=1)
+
+
+def _conv_bn_relu(branch: nn.Sequential) -> bool:
+    """True when a branch starts with a 1x1 conv, a BatchNorm that tracks statistics by momentum, and a ReLU."""
+    if len(branch) < 3:
+        return False
+    conv, bn, relu = branch[0], branch[1], branch[2]
+    return (type(conv) in (nn.Conv2d, MatmulConv2d) and conv.kernel_size == (1, 1) and conv.stride == (1, 1)
+            and conv.padding == (0, 0) and conv.groups == 1 and type(bn) is nn.BatchNorm2d and bn.affine
+            and bn.track_running_stats and bn.momentum is not None and type(relu) is nn.ReLU)
+
+
+def _shareable(heads: list[nn.Sequential]) -> bool:
+    """True when every head is conv-BatchNorm-ReLU and one stacked BatchNorm (and bias or none) serves them all."""
+    return (all(_conv_bn_relu(head) for head in heads)
+            and len({(head[0].bias is None, head[1].eps, head[1].momentum) for head in heads}) == 1)
+
+
+@contextmanager
+def fast_training(model: nn.Module, enabled: bool = True) -> Iterator[None]:
+    """Within the block, train with every rewrite of this module: matrix-product convs and shared-input blocks."""
+    blocks = [m for m in model.modules() if enabled and type(m) is InceptionBlock]
+    with ExitStack() as stack:
+        stack.enter_context(matmul_convs(model, enabled))
+        for block in blocks:
+            block.__class__ = SharedInputBlock
+        try:
+            yield
+        finally:
+            for block in blocks:
+                block.__class__ = InceptionBlock

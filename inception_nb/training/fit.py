@@ -18,7 +18,7 @@ from ..loops import Tally, model_device, test, to_device, train_step
 from ..paths import RUNS_DIR
 from .checkpoint import check_resume, load_checkpoint, load_training_state, remove_orphaned_temps
 from ..checks import check_fit_arguments
-from .fastconv import matmul_convs
+from .fastconv import fast_training
 from .history import EpochRecord, History, StepRecord
 from .runfolder import check_run_folder, describe_resume, hold_run_folder, interrupts_held, write_epoch_files
 from .runtime import (
@@ -158,7 +158,7 @@ def _train_epochs(model: nn.Module, data, config: TrainConfig, device: torch.dev
                   out_dir: Path | None, history: History) -> History:
     run = _Run(model, data, config, device, resume, history)
     say(f"precision: {run.precision}")
-    with matmul_convs(model, enabled=uses_matmul_convs(device, config.matmul_convs)):
+    with fast_training(model, enabled=uses_matmul_convs(device, config.matmul_convs)):
         for epoch in range(run.start_epoch, config.epochs + 1):
             if run.schedule.out_of_time():
                 history.stopped = "time budget"
