@@ -2,6 +2,8 @@
 BatchNorm statistics, restored after use."""
 
 import copy
+import itertools
+import re
 
 import pytest
 import torch
@@ -10,17 +12,17 @@ from torch import nn
 from inception_nb.data import DataConfig, load_data
 from inception_nb.config import TrainConfig
 from inception_nb.training.fit import fit
-from inception_nb.training.fastconv import MatmulConv2d, SharedInputBlock, fast_training, matmul_convs
+from inception_nb.training.fastconv import (MatmulConv2d, OnePixelMaxPool2d, SharedInputBlock, fast_training,
+                                           matmul_convs)
 from inception_nb.model import InceptionBlock, InceptionV1
 
 
-def outputs_and_grads(conv: nn.Conv2d, x: torch.Tensor) -> list:
+def outputs_and_grads(layer: nn.Module, x: torch.Tensor) -> list:
     x = x.detach().clone().requires_grad_()
-    out = conv(x)
+    out = layer(x)
     # A fixed random projection, so every output element's gradient matters.
     weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))
-    params = [x, conv.weight] + ([conv.bias] if conv.bias is not None else [])
-    return [out, *torch.autograd.grad((out * weights).sum(), params)]
+    return [out, *torch.autograd.grad((out * weights).sum(), [x, *layer.parameters()])]
 
 
 @pytest.mark.parametrize("kernel", [1, 3, 5])
@@ -124,9 +126,31 @@ def test_fast_training_swaps_blocks_and_convs_and_restores_them():
     with fast_training(model):
         assert sum(type(m) is SharedInputBlock for m in model.modules()) == 9
         assert sum(type(m) is MatmulConv2d for m in model.modules()) == 56
+        assert sum(type(m) is OnePixelMaxPool2d for m in model.modules()) == 4 + 9  # the stem's and the blocks'
     with pytest.raises(RuntimeError, match="boom"):
         with fast_training(model):
             raise RuntimeError("boom")
-    assert {type(m) for m in model.modules()} & {SharedInputBlock, MatmulConv2d} == set()
+    assert {type(m) for m in model.modules()} & {SharedInputBlock, MatmulConv2d, OnePixelMaxPool2d} == set()
     with fast_training(model, enabled=False):
         assert not any(type(m) in (SharedInputBlock, MatmulConv2d) for m in model.modules())
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation, ceil_mode",
+                         list(itertools.product([1, 2, 3, 5], [1, 2, 3], [0, 1, 2], [1, 2], [False, True])))
+def test_one_pixel_max_pool_matches_max_pool(kernel, stride, padding, dilation, ceil_mode):
+    pool = nn.MaxPool2d(kernel, stride, padding, dilation, ceil_mode=ceil_mode)
+    fast = copy.deepcopy(pool)
+    fast.__class__ = OnePixelMaxPool2d
+    # Dilated pools: outputs only (PyTorch 2.14's own max-pool backward aborts on some dilated, padded shapes).
+    compare = outputs_and_grads if dilation == 1 else (lambda layer, x: [layer(x)])
+    for size in [(1, 1), (2, 2), (5, 4)]:
+        x = torch.randn(2, 3, *size).contiguous(memory_format=torch.channels_last)
+        try:
+            expected = compare(pool, x)
+        except RuntimeError as error:  # a pool that does not fit the map: the rewrite must refuse it the same way
+            with pytest.raises(RuntimeError, match=re.escape(str(error)[:40])):
+                fast(x)
+            continue
+        got = compare(fast, x)
+        assert got[0].shape == expected[0].shape and all(torch.equal(a, b) for a, b in zip(got, expected))
+        assert fast(x).data_ptr() != x.data_ptr()  # a copy, never the input itself

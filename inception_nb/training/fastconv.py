@@ -13,7 +13,9 @@ fraction of the speed of one matrix product. Two exact rewrites fix that (docs/p
 A third rewrite joins the three 1x1 convolutions that read an Inception block's input (the 1x1 branch and the
 two reductions) into one matrix product with one BatchNorm and one ReLU over their stacked channels, then splits
 the result: BatchNorm normalises each channel on its own, so the sums are the same, in one larger product and
-two fewer BatchNorm and ReLU passes per block (:class:`SharedInputBlock`).
+two fewer BatchNorm and ReLU passes per block (:class:`SharedInputBlock`). And a max pool over a 1 x 1 map (the
+pool branch of 5a and 5b) returns its one pixel: PyTorch's pooling kernel takes 20 times longer than a copy there
+(:class:`OnePixelMaxPool2d`).
 
 The model keeps plain ``nn.Conv2d`` layers and blocks (what the notebooks print and the post describes);
 :func:`matmul_convs` swaps the convolutions for :class:`MatmulConv2d`, and :func:`fast_training` the blocks too,
@@ -32,7 +34,7 @@ from torch import Tensor, nn
 
 from ..model import InceptionBlock
 
-__all__ = ["MatmulConv2d", "SharedInputBlock", "fast_training", "matmul_convs"]
+__all__ = ["MatmulConv2d", "OnePixelMaxPool2d", "SharedInputBlock", "fast_training", "matmul_convs"]
 
 
 @lru_cache(maxsize=64)
@@ -132,16 +134,43 @@ def _shareable(heads: list[nn.Sequential]) -> bool:
             and len({(head[0].bias is None, head[1].eps, head[1].momentum) for head in heads}) == 1)
 
 
+class OnePixelMaxPool2d(nn.MaxPool2d):
+    """A MaxPool2d that returns a copy of a 1 x 1 map when its one window holds just that pixel."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return the same output as ``nn.MaxPool2d.forward``."""
+        if x.shape[-2:] == (1, 1) and not self.return_indices and _pools_one_pixel_to_one(self):
+            return x.clone()  # a copy, as the pool makes one: an in-place op after it must not reach x
+        return super().forward(x)
+
+
+def _pools_one_pixel_to_one(pool: nn.MaxPool2d) -> bool:
+    """True when the pool maps a 1 x 1 map to a 1 x 1 map whose one window covers the pixel."""
+    for k, s, p, d in zip(*(value if isinstance(value, tuple) else (value, value)
+                            for value in (pool.kernel_size, pool.stride, pool.padding, pool.dilation))):
+        steps = 2 * p - d * (k - 1) + (s - 1 if pool.ceil_mode else 0)  # PyTorch's output size for a side of 1
+        size = steps // s + 1
+        if pool.ceil_mode and (size - 1) * s >= 1 + p:
+            size -= 1
+        if size != 1 or p > k // 2 or p % d or p // d >= k:  # one window, legal padding, a tap on the pixel
+            return False
+    return True
+
+
+_FAST = {InceptionBlock: SharedInputBlock, nn.MaxPool2d: OnePixelMaxPool2d}
+
+
 @contextmanager
 def fast_training(model: nn.Module, enabled: bool = True) -> Iterator[None]:
-    """Within the block, train with every rewrite of this module: matrix-product convs and shared-input blocks."""
-    blocks = [m for m in model.modules() if enabled and type(m) is InceptionBlock]
+    """Within the block, train with every rewrite of this module: matrix-product convs, shared-input blocks,
+    one-pixel pools."""
+    swapped = [(m, type(m)) for m in model.modules() if enabled and type(m) in _FAST]
     with ExitStack() as stack:
         stack.enter_context(matmul_convs(model, enabled))
-        for block in blocks:
-            block.__class__ = SharedInputBlock
+        for module, plain in swapped:
+            module.__class__ = _FAST[plain]
         try:
             yield
         finally:
-            for block in blocks:
-                block.__class__ = InceptionBlock
+            for module, plain in swapped:
+                module.__class__ = plain
