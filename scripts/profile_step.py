@@ -2,7 +2,7 @@
 
 Backs the analysis in docs/performance.md of why a train step reaches only part of the matmul peak:
     python scripts/profile_step.py [--steps 5] [--plain] [--no-amp]
-    python scripts/profile_step.py --compare     # img/s with and without matrix-product convs, per precision
+    python scripts/profile_step.py --compare     # img/s without and with fastconv's rewrites, per precision
 
 `--plain` profiles the model as oneDNN runs it, without fit's rewrites (matrix-product convolutions, shared-input
 blocks: fastconv.py). The precision is the one
@@ -12,6 +12,7 @@ blocks: fastconv.py). The precision is the one
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -19,13 +20,21 @@ from torch.profiler import ProfilerActivity, profile
 from inception_nb.config import get_profile
 from inception_nb.loops import train_step
 from inception_nb.training.bench import matmul_peak_gflops, time_train_steps, train_step_flops
-from inception_nb.training.fastconv import fast_training
+from inception_nb.training.fastconv import fast_training, matmul_convs
 from inception_nb.training.runtime import dtype_name, precision
 from inception_nb.training.schedule import make_optimizer
 
 
+# What --compare times: no rewrite, each of fastconv's rewrites added in turn (fit runs the last).
+REWRITES = {
+    "every convolution through oneDNN": partial(fast_training, enabled=False),
+    "matrix-product convolutions": matmul_convs,
+    "and shared-input blocks, 1-pixel pools": fast_training,
+}
+
+
 def compare(rounds: int = 3, steps: int = 8) -> None:
-    """Time the step with and without matrix-product convolutions in each precision, alternated in one run."""
+    """Time the step without and with fastconv's rewrites in each precision, alternated in one run."""
     recipe = get_profile("cpu")
     size, channels, batch = recipe.data.image_size, recipe.data.channels, recipe.data.batch_size
     native = precision(torch.device("cpu"))[0]
@@ -36,14 +45,14 @@ def compare(rounds: int = 3, steps: int = 8) -> None:
     rates: dict[tuple[str, str], list[float]] = {}
     for _ in range(rounds):
         for dtype in dtypes:
-            for convs in ("oneDNN", "matmul"):
+            for rewrites, swap in REWRITES.items():
                 model = recipe.model.build(num_classes=10, in_channels=channels)
-                with fast_training(model, enabled=convs == "matmul"):
+                with swap(model):
                     seconds = time_train_steps(model, make_optimizer(model, recipe.train), loss_fn, images, labels,
                                                steps, channels_last=True, amp_dtype=dtype)
-                rates.setdefault((dtype_name(dtype), convs), []).append(batch / seconds)
-    for (name, convs), values in rates.items():
-        print(f"{name:>9} {convs:>7} convs: " + ", ".join(f"{v:.0f}" for v in values) + " img/s")
+                rates.setdefault((dtype_name(dtype), rewrites), []).append(batch / seconds)
+    for (name, rewrites), values in rates.items():
+        print(f"{name:>9}, {rewrites:<40}: " + ", ".join(f"{v:.0f}" for v in values) + " img/s")
 
 
 def main() -> None:
