@@ -113,12 +113,18 @@ def test_shared_input_block_steps_aside_where_it_cannot_share():
     naive = InceptionBlock(6, 2, 3, 4, 2, 3, 2, reductions=False)  # 3x3 and 5x5 read the input directly
     mixed = InceptionBlock(6, 2, 3, 4, 2, 3, 2)
     mixed.branch3[1].momentum = 0.3  # one BatchNorm unlike the others
+    frozen = InceptionBlock(6, 2, 3, 4, 2, 3, 2)
+    frozen.branch1[1].eval()  # fine-tuning with one BatchNorm's statistics frozen
+    hooked = InceptionBlock(6, 2, 3, 4, 2, 3, 2)
+    seen = []
+    hooked.branch2[0].register_forward_hook(lambda module, inputs, output: seen.append(output.shape))
     x = torch.randn(4, 6, 3, 3)
-    for block in (naive, mixed, InceptionBlock(6, 2, 3, 4, 2, 3, 2).eval()):
+    for block in (naive, mixed, frozen, hooked, InceptionBlock(6, 2, 3, 4, 2, 3, 2).eval()):
         fast = copy.deepcopy(block)
         fast.__class__ = SharedInputBlock
         assert torch.equal(fast(x), block(x))  # the unchanged path, bit for bit
         assert all(torch.equal(a, b) for a, b in zip(fast.buffers(), block.buffers()))
+    assert len(seen) == 2  # the hook ran for the plain block and for its rewrite
 
 
 def test_fast_training_swaps_blocks_and_convs_and_restores_them():

@@ -119,19 +119,27 @@ class SharedInputBlock(InceptionBlock):
 
 
 def _conv_bn_relu(branch: nn.Sequential) -> bool:
-    """True when a branch starts with a 1x1 conv, a BatchNorm that tracks statistics by momentum, and a ReLU."""
+    """True when a branch starts with a 1x1 conv, a training BatchNorm that tracks statistics by momentum, a ReLU."""
     if len(branch) < 3:
         return False
     conv, bn, relu = branch[0], branch[1], branch[2]
+    # bn.training: a BatchNorm frozen with .eval() inside a training model normalises with its running statistics
     return (type(conv) in (nn.Conv2d, MatmulConv2d) and conv.kernel_size == (1, 1) and conv.stride == (1, 1)
-            and conv.padding == (0, 0) and conv.groups == 1 and type(bn) is nn.BatchNorm2d and bn.affine
-            and bn.track_running_stats and bn.momentum is not None and type(relu) is nn.ReLU)
+            and conv.padding == (0, 0) and conv.groups == 1 and type(bn) is nn.BatchNorm2d and bn.training
+            and bn.affine and bn.track_running_stats and bn.momentum is not None and type(relu) is nn.ReLU)
 
 
 def _shareable(heads: list[nn.Sequential]) -> bool:
-    """True when every head is conv-BatchNorm-ReLU and one stacked BatchNorm (and bias or none) serves them all."""
+    """True when every head is conv-BatchNorm-ReLU, one stacked BatchNorm (and bias or none) serves them all, and
+    no hook waits for a module the shared path does not call."""
     return (all(_conv_bn_relu(head) for head in heads)
-            and len({(head[0].bias is None, head[1].eps, head[1].momentum) for head in heads}) == 1)
+            and len({(head[0].bias is None, head[1].eps, head[1].momentum) for head in heads}) == 1
+            and not any(_hooked(module) for head in heads for module in (head, *head[:3])))
+
+
+def _hooked(module: nn.Module) -> bool:
+    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                or module._backward_pre_hooks)
 
 
 class OnePixelMaxPool2d(nn.MaxPool2d):
