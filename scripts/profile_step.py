@@ -5,7 +5,7 @@ Backs the analysis in docs/performance.md of why a train step reaches only part 
     python scripts/profile_step.py --compare     # img/s without and with fastconv's rewrites, per precision
 
 `--plain` profiles the model as oneDNN runs it, without fit's rewrites (matrix-product convolutions, shared-input
-blocks: fastconv.py). The precision is the one
+blocks, one-pixel pools: fastconv.py). The precision is the one
 `fit` chooses here (bfloat16 on a CPU with AMX or AVX512_BF16) unless `--no-amp` asks for float32.
 """
 
@@ -25,7 +25,7 @@ from inception_nb.training.runtime import dtype_name, precision
 from inception_nb.training.schedule import make_optimizer
 
 
-# What --compare times: no rewrite, each of fastconv's rewrites added in turn (fit runs the last).
+# What --compare times: no rewrite, the matrix-product convolutions, then all of fastconv's rewrites (fit's step).
 REWRITES = {
     "every convolution through oneDNN": partial(fast_training, enabled=False),
     "matrix-product convolutions": matmul_convs,
@@ -62,7 +62,8 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="every convolution through oneDNN")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
                         help="the precision fit chooses (--no-amp: float32)")
-    parser.add_argument("--compare", action="store_true", help="time both kinds of convolution in each precision")
+    parser.add_argument("--compare", action="store_true",
+                        help="time the step without fastconv's rewrites, with its convolutions, and with all of them")
     args = parser.parse_args()
     if args.compare:
         return compare()

@@ -1,4 +1,6 @@
-"""Convolutions as plain matrix products where that is faster on CPU: same weights, same results.
+"""Exact rewrites that train this network faster on CPU: same weights, same results.
+
+Most of them run convolutions as plain matrix products.
 
 At 28 x 28 input the later Inception blocks see 2 x 2 and 1 x 1 maps. A 3x3 convolution there spends
 most of its work on padding zeros, and oneDNN's convolution kernels run such skinny shapes at a
@@ -18,8 +20,8 @@ pool branch of 5a and 5b) returns its one pixel: PyTorch's pooling kernel takes 
 (:class:`OnePixelMaxPool2d`).
 
 The model keeps plain ``nn.Conv2d`` layers and blocks (what the notebooks print and the post describes);
-:func:`matmul_convs` swaps the convolutions for :class:`MatmulConv2d`, and :func:`fast_training` the blocks too,
-only while training runs.
+:func:`matmul_convs` swaps the convolutions for :class:`MatmulConv2d`, and :func:`fast_training` the blocks and the
+max pools too, only while training runs.
 """
 
 from __future__ import annotations
