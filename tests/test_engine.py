@@ -183,6 +183,18 @@ def test_resume_gives_the_same_result_as_training_straight(small_data, finished_
     assert state_equal(straight, resumed)
 
 
+@pytest.mark.slow  # trains a model
+def test_a_progress_bar_does_not_change_the_run(small_data, finished_run, tmp_path):
+    # tqdm.auto used to build a DataLoader iterator of its own, one more draw from the loader's generator, so the
+    # same seed shuffled differently with the bar shown (notebook 02, a terminal) than without (a pipe, the tests).
+    straight, h_plain, _ = finished_run  # progress=False
+    shown = small_model()
+    h_shown = fit(shown, small_data, config(tmp_path, progress=True))
+    assert [s.train_loss for s in h_shown.steps] == [s.train_loss for s in h_plain.steps]
+    assert h_shown.epochs[-1].test_acc == h_plain.epochs[-1].test_acc
+    assert state_equal(shown, straight)
+
+
 def test_non_finite_loss_stops_with_epoch_step_and_advice(small_data, tmp_path):
     model = small_model()
     with torch.no_grad():

@@ -37,7 +37,9 @@ def _progress(iterable, enabled: bool, **kwargs):
 
     # At most one redraw a second: each redraw of a Jupyter widget is a kernel message, and a
     # flood of them can overrun the message queue of tools that read it late (nbval does).
-    return tqdm(iterable, mininterval=1.0, **kwargs)
+    # One iterator, made here: tqdm.auto makes one of its own when built and another when looped over, and each
+    # DataLoader iterator draws from the loader's generator, so with a bar shown the epoch shuffled differently.
+    return tqdm(iter(iterable), total=len(iterable), mininterval=1.0, **kwargs)
 
 
 def _seed_epoch(loader, seed: int, epoch: int) -> None:
