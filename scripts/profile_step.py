@@ -59,7 +59,8 @@ def main() -> None:
     """Run warm-up steps, profile a few more, print the operator table and the conv share."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--plain", action="store_true", help="every convolution through oneDNN")
+    parser.add_argument("--plain", action="store_true",
+                        help="without fastconv's rewrites: every convolution through oneDNN")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
                         help="the precision fit chooses (--no-amp: float32)")
     parser.add_argument("--compare", action="store_true",

@@ -112,7 +112,7 @@ def run_bench(image_size: int | None = None, batch_size: int | None = None, step
     ours = profile.model.build(num_classes=10, in_channels=channels).to(device)
     images = torch.randn(batch_size, channels, image_size, image_size)
     labels = torch.randint(0, 10, (batch_size,))
-    # As fit trains it: on CPU the 1x1 and tiny-map convolutions run as matrix products (fastconv.py).
+    # As fit trains it: on CPU with fastconv.py's exact rewrites (matrix-product convs, shared-input blocks, pools).
     with fast_training(ours, enabled=uses_matmul_convs(device, profile.train.matmul_convs)):
         ours_flops = train_step_flops(ours, images.to(device), labels.to(device))
         runner = torch.compile(ours) if compile else ours

@@ -27,7 +27,7 @@ max pools too, only while training runs.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 
 import torch
@@ -82,17 +82,26 @@ def _plain_same_conv(conv: nn.Conv2d) -> bool:
             and conv.padding == (kernel // 2, kernel // 2))
 
 
-@contextmanager
-def matmul_convs(model: nn.Module, enabled: bool = True) -> Iterator[int]:
+def matmul_convs(model: nn.Module, enabled: bool = True) -> AbstractContextManager[int]:
     """Within the block, run the model's eligible Conv2d layers as :class:`MatmulConv2d`; yield how many."""
-    swapped = [m for m in model.modules() if enabled and type(m) is nn.Conv2d and _plain_same_conv(m)]
-    for module in swapped:
-        module.__class__ = MatmulConv2d
+    return _swapped(_matmul_pairs(model) if enabled else [])
+
+
+def _matmul_pairs(model: nn.Module) -> list[tuple[nn.Module, type]]:
+    return [(m, MatmulConv2d) for m in model.modules() if type(m) is nn.Conv2d and _plain_same_conv(m)]
+
+
+@contextmanager
+def _swapped(pairs: list[tuple[nn.Module, type]]) -> Iterator[int]:
+    """Within the block, give each module its rewrite's class; give back the plain ones after, error or not."""
+    plain = [(module, type(module)) for module, _ in pairs]
+    for module, rewrite in pairs:
+        module.__class__ = rewrite
     try:
-        yield len(swapped)
+        yield len(pairs)
     finally:
-        for module in swapped:
-            module.__class__ = nn.Conv2d
+        for module, cls in plain:
+            module.__class__ = cls
 
 
 class SharedInputBlock(InceptionBlock):
@@ -156,31 +165,21 @@ class OnePixelMaxPool2d(nn.MaxPool2d):
 
 def _pools_one_pixel_to_one(pool: nn.MaxPool2d) -> bool:
     """True when the pool maps a 1 x 1 map to a 1 x 1 map whose one window covers the pixel."""
-    for k, s, p, d in zip(*(value if isinstance(value, tuple) else (value, value)
-                            for value in (pool.kernel_size, pool.stride, pool.padding, pool.dilation))):
-        steps = 2 * p - d * (k - 1) + (s - 1 if pool.ceil_mode else 0)  # PyTorch's output size for a side of 1
-        size = steps // s + 1
-        if pool.ceil_mode and (size - 1) * s >= 1 + p:
-            size -= 1
-        if size != 1 or p > k // 2 or p % d or p // d >= k:  # one window, legal padding, a tap on the pixel
-            return False
-    return True
+    try:  # PyTorch's own output size and checks, on a tensor without data
+        out = F.max_pool2d(torch.empty(1, 1, 1, 1, device="meta"), pool.kernel_size, pool.stride, pool.padding,
+                           pool.dilation, pool.ceil_mode)
+    except RuntimeError:
+        return False  # the plain pool raises the same error
+    taps = zip(*(value if isinstance(value, tuple) else (value, value)
+                 for value in (pool.kernel_size, pool.padding, pool.dilation)))
+    return out.shape[-2:] == (1, 1) and all(p % d == 0 and p // d < k for k, p, d in taps)  # a tap on the pixel
 
 
 _FAST = {InceptionBlock: SharedInputBlock, nn.MaxPool2d: OnePixelMaxPool2d}
 
 
-@contextmanager
-def fast_training(model: nn.Module, enabled: bool = True) -> Iterator[None]:
+def fast_training(model: nn.Module, enabled: bool = True) -> AbstractContextManager[int]:
     """Within the block, train with every rewrite of this module: matrix-product convs, shared-input blocks,
-    one-pixel pools."""
-    swapped = [(m, type(m)) for m in model.modules() if enabled and type(m) in _FAST]
-    with ExitStack() as stack:
-        stack.enter_context(matmul_convs(model, enabled))
-        for module, plain in swapped:
-            module.__class__ = _FAST[plain]
-        try:
-            yield
-        finally:
-            for module, plain in swapped:
-                module.__class__ = plain
+    one-pixel pools; yield how many modules were swapped."""
+    others = [(m, _FAST[type(m)]) for m in model.modules() if type(m) in _FAST]
+    return _swapped(_matmul_pairs(model) + others if enabled else [])
